@@ -1,0 +1,134 @@
+// The seam between model code and kernels. Layers are written once against Backend; the CPU and
+// CUDA backends swap the kernels (and where memory lives), never the layer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "ember/kernels.h"
+
+namespace ember {
+
+enum class BackendKind { Cpu, Cuda };
+
+// A 2-D view of activations in backend memory: `rows` rows of `cols` elements, `stride` apart.
+struct Tensor {
+    void* data = nullptr;
+    int32_t dtype = EMBER_DTYPE_F32;
+    int64_t rows = 0;
+    int64_t cols = 0;
+    int64_t stride = 0;
+
+    float* f32() const { return static_cast<float*>(data); }
+    // Columns [c0, c0 + n) of every row (same rows, same stride).
+    Tensor cols_view(int64_t c0, int64_t n) const;
+    // Rows [r0, r0 + n).
+    Tensor rows_view(int64_t r0, int64_t n) const;
+};
+
+// A projection or embedding matrix in backend memory: n rows of k weights (HF Linear layout).
+struct Weight {
+    const void* data = nullptr;
+    int32_t dtype = EMBER_DTYPE_F32;
+    int64_t n = 0;
+    int64_t k = 0;
+};
+
+// The ragged batch as the kernels see it: cu_seqlens in backend memory, a host copy for
+// launch decisions.
+struct Seqs {
+    const int32_t* cu_seqlens = nullptr;       // backend memory, n_seqs + 1
+    const int32_t* cu_seqlens_host = nullptr;  // host memory, n_seqs + 1
+    int32_t n_seqs = 0;
+    int64_t total_tokens = 0;
+    int64_t max_len = 0;
+};
+
+// Cos/sin tables for RoPE (see ember_rope_params), in backend memory.
+struct RopeTable {
+    const float* cos = nullptr;
+    const float* sin = nullptr;
+    int64_t rows = 0;        // positions covered per table
+    int64_t seq_stride = 0;  // 0: shared by all sequences
+    int32_t half = 0;        // rot_dim / 2
+};
+
+// Owning handle to backend memory.
+class Backend;
+class Buffer {
+  public:
+    Buffer() = default;
+    Buffer(Backend* owner, void* data, size_t bytes) : owner_(owner), data_(data), bytes_(bytes) {}
+    Buffer(Buffer&& o) noexcept { swap(o); }
+    Buffer& operator=(Buffer&& o) noexcept { Buffer tmp(std::move(o)); swap(tmp); return *this; }
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer();
+
+    void* data() const { return data_; }
+    size_t bytes() const { return bytes_; }
+    template <class T> T* as() const { return static_cast<T*>(data_); }
+
+  private:
+    void swap(Buffer& o) noexcept {
+        std::swap(owner_, o.owner_);
+        std::swap(data_, o.data_);
+        std::swap(bytes_, o.bytes_);
+    }
+    Backend* owner_ = nullptr;
+    void* data_ = nullptr;
+    size_t bytes_ = 0;
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual BackendKind kind() const = 0;
+    virtual std::string describe() const = 0;
+    // Element type of activations between ops (F32 on CPU).
+    virtual int32_t activation_dtype() const = 0;
+    virtual int threads() const { return 1; }
+
+    // Memory. alloc throws Error(EMBER_ERR_OUT_OF_MEMORY) on failure.
+    virtual Buffer alloc(size_t bytes) = 0;
+    virtual void release(void* data) noexcept = 0;
+    virtual void upload(void* dst, const void* src, size_t bytes) = 0;
+    virtual void download(void* dst, const void* src, size_t bytes) = 0;
+    // Makes a host weight usable by kernels. The CPU backend may return the host pointer as is
+    // (then `host` must outlive the backend's use of it); others copy into `storage`.
+    virtual Weight adopt_weight(const void* host, int32_t dtype, int64_t n, int64_t k, Buffer& storage) = 0;
+    // Waits for queued work (no-op on CPU).
+    virtual void synchronize() {}
+
+    // Ops. Tensors and pointers are backend memory.
+    // out row t = table row ids[t] (converted to the activation dtype).
+    virtual void embed_rows(const Tensor& out, const Weight& table, const int32_t* ids) = 0;
+    // y (+)= x W^T (+ bias)
+    virtual void matmul(const Tensor& y, const Tensor& x, const Weight& w, const float* bias,
+                        bool accumulate) = 0;
+    // If residual: x += residual first. y = rmsnorm(x) * weight.
+    virtual void rmsnorm(const Tensor& x, const Tensor* residual, const float* weight, float eps,
+                         const Tensor& y) = 0;
+    // In place on heads of head_dim within each row of x.
+    virtual void rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const RopeTable& table,
+                      const Seqs& seqs, bool interleaved) = 0;
+    virtual void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
+                           const Seqs& seqs, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim,
+                           float scale, bool causal) = 0;
+    virtual void swiglu(const Tensor& out, const Tensor& gate, const Tensor& up) = 0;
+    // out: n_seqs rows of x.cols floats (F32), pool_start in backend memory or null.
+    virtual void pool(const Tensor& out, const Tensor& x, const Seqs& seqs, const int32_t* pool_start,
+                      int32_t mode) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+// Defined by the CUDA build (cuda/) or by backend/no_cuda.cpp.
+bool cuda_built();
+// Usable devices; 0 with `reason` set when none.
+int cuda_device_count(std::string* reason);
+std::unique_ptr<Backend> make_cuda_backend(int device);
+
+}  // namespace ember

@@ -1,0 +1,154 @@
+/* Ember: the plain C ABI over the native core.
+ *
+ * Every function returns an ember_status; on failure a message describing the problem is kept
+ * per thread and read with ember_last_error(). No function aborts, exits or lets a C++ exception
+ * escape. Handles are opaque; a model handle is immutable after load and may be used by many
+ * threads at once for ember_embed / ember_forward.
+ */
+#ifndef EMBER_EMBER_H
+#define EMBER_EMBER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define EMBER_API __declspec(dllexport)
+#else
+#define EMBER_API __attribute__((visibility("default")))
+#endif
+
+/* Status codes. The Java bindings map each to an EmberException subclass. */
+typedef enum ember_status {
+    EMBER_OK = 0,
+    EMBER_ERR_INVALID_ARGUMENT = 1,    /* caller input: token id out of range, empty sequence, bad sizes */
+    EMBER_ERR_MODEL_NOT_FOUND = 2,     /* path missing, required file absent */
+    EMBER_ERR_MODEL_MALFORMED = 3,     /* file present but inconsistent: truncated, bad offsets, wrong shapes */
+    EMBER_ERR_MODEL_UNSUPPORTED = 4,   /* well-formed but not something Ember runs (architecture, dtype, option) */
+    EMBER_ERR_BACKEND_UNAVAILABLE = 5, /* CUDA asked for but not built, no device or no driver */
+    EMBER_ERR_OUT_OF_MEMORY = 6,       /* host or device allocation failed; the handle stays usable */
+    EMBER_ERR_INTERNAL = 7             /* a bug in Ember: please report */
+} ember_status;
+
+/* Message of the last failure on the calling thread ("" if none). Valid until the next Ember call
+ * on this thread. */
+EMBER_API const char* ember_last_error(void);
+
+/* Library version string, e.g. "0.1.0". */
+EMBER_API const char* ember_version(void);
+
+/* ---------------------------------------------------------------- backends */
+
+typedef enum ember_backend {
+    EMBER_BACKEND_AUTO = 0, /* CUDA when built and a device is present, else CPU */
+    EMBER_BACKEND_CPU = 1,
+    EMBER_BACKEND_CUDA = 2
+} ember_backend;
+
+/* Whether this build of the library contains the CUDA backend. */
+EMBER_API int32_t ember_cuda_built(void);
+
+/* Number of CUDA devices usable by this build (0 when not built, no driver or no device).
+ * `reason` (may be NULL) receives why there are none, NUL-terminated, truncated to reason_len. */
+EMBER_API ember_status ember_cuda_device_count(int32_t* count, char* reason, size_t reason_len);
+
+/* Name of the SIMD level the CPU kernels dispatch to on this machine ("avx512", "avx2", "scalar"). */
+EMBER_API const char* ember_cpu_isa(void);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct ember_model ember_model;
+
+typedef struct ember_load_options {
+    int32_t backend;      /* ember_backend */
+    int32_t threads;      /* CPU worker threads; <= 0 picks the number of cores */
+    int32_t device;       /* CUDA device ordinal */
+    int32_t reserved[5];  /* zero */
+} ember_load_options;
+
+/* Fills `opts` with the defaults (AUTO backend, all cores, device 0). */
+EMBER_API void ember_load_options_init(ember_load_options* opts);
+
+/* Loads a model from a Hugging Face snapshot folder (config.json + safetensors) or a GGUF file.
+ * `opts` may be NULL for defaults. On success *out receives a handle to free with
+ * ember_model_free. */
+EMBER_API ember_status ember_model_load(const char* path, const ember_load_options* opts,
+                                        ember_model** out);
+
+EMBER_API void ember_model_free(ember_model* model);
+
+typedef enum ember_pooling {
+    EMBER_POOLING_LAST = 0,   /* the last token of each sequence */
+    EMBER_POOLING_MEAN = 1,   /* mean over the pool mask (all tokens, or from pool_start on) */
+    EMBER_POOLING_CLS = 2,    /* the first token */
+    EMBER_POOLING_LATENT = 3, /* NV-Embed latent attention, then mean over the pool mask */
+    EMBER_POOLING_CONCAT_CONTEXTUAL_LAST = 4 /* Causal2Vec */
+} ember_pooling;
+
+typedef struct ember_model_info {
+    int32_t hidden_size;    /* width of last_hidden_state rows */
+    int32_t embedding_size; /* width of the pooled embedding (2x hidden for Causal2Vec) */
+    int32_t vocab_size;
+    int32_t num_layers;
+    int32_t num_heads;
+    int32_t num_kv_heads;
+    int32_t head_dim;
+    int32_t intermediate_size;
+    int32_t max_positions;  /* the model's trained context length */
+    int32_t causal;         /* 1 causal, 0 bidirectional */
+    int32_t pooling;        /* ember_pooling */
+    int32_t backend;        /* the backend actually in use (CPU or CUDA) */
+    int32_t weight_dtype;   /* ember_dtype of the projection weights */
+    int32_t threads;
+    int64_t weight_bytes;   /* bytes of weights held by the backend */
+    char architecture[64];  /* e.g. "qwen3", "llama", "mistral" */
+    char family[64];        /* e.g. "qwen3-embedding", "llama-embed-nemotron" */
+} ember_model_info;
+
+EMBER_API ember_status ember_model_get_info(const ember_model* model, ember_model_info* out);
+
+/* A ragged batch: the token ids of all sequences back to back, and cumulative lengths.
+ * Sequence s occupies token_ids[cu_seqlens[s] .. cu_seqlens[s+1]). */
+typedef struct ember_batch {
+    const int32_t* token_ids;
+    const int32_t* cu_seqlens; /* n_seqs + 1 entries, cu_seqlens[0] == 0, non-decreasing */
+    int32_t n_seqs;
+    /* Optional (NULL = 0 for all): per sequence, the number of leading tokens left out of mean /
+     * latent pooling (they are still attended to). NV-Embed's instruction masking. */
+    const int32_t* pool_start;
+    /* Optional, Causal2Vec: the encoder's token ids, ragged the same way (NULL otherwise). */
+    const int32_t* encoder_token_ids;
+    const int32_t* encoder_cu_seqlens;
+} ember_batch;
+
+typedef struct ember_embed_options {
+    int32_t normalize;  /* 1: L2-normalise each embedding */
+    int32_t dimensions; /* Matryoshka: keep the first d components (0 = all), then normalise */
+    int32_t reserved[6];
+} ember_embed_options;
+
+EMBER_API void ember_embed_options_init(ember_embed_options* opts);
+
+/* Embeds a batch. `out` receives n_seqs rows of `row_len` floats where row_len is
+ * opts->dimensions if set, else info.embedding_size; out_len is the capacity of `out` in floats. */
+EMBER_API ember_status ember_embed(ember_model* model, const ember_batch* batch,
+                                   const ember_embed_options* opts, float* out, size_t out_len);
+
+/* The decoder's last_hidden_state (after the final norm) for every token of the batch, flat:
+ * total_tokens rows of hidden_size floats (for Causal2Vec the inserted contextual token adds one
+ * row per sequence). Mostly for tests against references. */
+EMBER_API ember_status ember_forward_hidden(ember_model* model, const ember_batch* batch,
+                                            float* out, size_t out_len);
+
+/* Number of rows ember_forward_hidden writes for this batch. */
+EMBER_API ember_status ember_hidden_rows(const ember_model* model, const ember_batch* batch,
+                                         int64_t* rows);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EMBER_EMBER_H */

@@ -1,0 +1,44 @@
+// Helpers shared by the C++ tests: seeded random inputs (never zeros), error metrics.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace ember::test {
+
+// Uniform in [-scale, scale], fresh per seed; tests print the seed on failure.
+inline std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// A seed that differs between runs unless EMBER_TEST_SEED is set, so every run tries new inputs.
+inline uint64_t test_seed() {
+    if (const char* s = std::getenv("EMBER_TEST_SEED")) return std::strtoull(s, nullptr, 10);
+    static const uint64_t seed = std::random_device{}();
+    return seed;
+}
+
+// max |a - b| / max |b|; NaN/Inf anywhere gives +inf so it never passes.
+inline double rel_error(const float* a, const float* b, size_t n) {
+    double max_diff = 0.0, max_ref = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(a[i]) - b[i]));
+        max_ref = std::max(max_ref, std::fabs(static_cast<double>(b[i])));
+    }
+    return max_ref > 0 ? max_diff / max_ref : max_diff;
+}
+
+inline double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return INFINITY;
+    return rel_error(a.data(), b.data(), a.size());
+}
+
+}  // namespace ember::test
