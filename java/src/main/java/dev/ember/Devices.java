@@ -1,0 +1,28 @@
+package dev.ember;
+
+import dev.ember.internal.NativeModel;
+
+/** What this machine and this build of the native library offer. */
+public final class Devices {
+    private Devices() {}
+
+    /** Whether the loaded native library contains the CUDA backend (the linux-x86_64-gpu jar). */
+    public static boolean cudaBuilt() {
+        return NativeModel.cudaBuilt();
+    }
+
+    /** Usable CUDA devices: 0 without the GPU library, a driver or a device. */
+    public static int cudaDeviceCount() {
+        return NativeModel.cudaDeviceCount();
+    }
+
+    /** Why there are no CUDA devices, or "" when there are. */
+    public static String cudaUnavailableReason() {
+        return NativeModel.cudaUnavailableReason();
+    }
+
+    /** The SIMD level the CPU kernels use here: "avx512", "avx2" or "scalar". */
+    public static String cpuIsa() {
+        return NativeModel.cpuIsa();
+    }
+}

@@ -1,0 +1,45 @@
+package dev.ember.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ember} command line. Subcommands print data to stdout and diagnostics to stderr. */
+@Command(
+        name = "ember",
+        mixinStandardHelpOptions = true,
+        versionProvider = VersionProvider.class,
+        description = "Text embeddings with decoder-LLM embedding models.",
+        subcommands = {EmbedCommand.class, InfoCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (try: ember embed --help)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code: 0 ok, 1 failure, 2 usage error. */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof BadInputException) {
+                commandLine.getErr().println("ember: " + ex.getMessage());
+                return 2;
+            }
+            commandLine.getErr().println("ember: " + describe(ex));
+            return 1;
+        });
+        return cli.execute(args);
+    }
+
+    private static String describe(Throwable ex) {
+        String name = ex.getClass().getSimpleName();
+        String message = ex.getMessage();
+        return message == null ? name : name + ": " + message;
+    }
+}

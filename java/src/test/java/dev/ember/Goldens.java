@@ -1,0 +1,99 @@
+package dev.ember;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reads the Hugging Face float64 references in tests/goldens. */
+final class Goldens {
+    private Goldens() {}
+
+    static Path repo() {
+        return Path.of(System.getProperty("ember.repo", "..")).toAbsolutePath().normalize();
+    }
+
+    static Path dir(String name) {
+        return repo().resolve("tests/goldens").resolve(name);
+    }
+
+    record Case(int[] ids, float[][] lastHiddenState, float[] pooled, float[] embedding, int instructionLen) {}
+
+    static List<Case> cases(String name) {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(dir(name).resolve("reference.json").toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<Case> out = new ArrayList<>();
+        for (JsonNode c : root.get("cases")) {
+            JsonNode hidden = c.get("last_hidden_state");
+            float[][] rows = new float[hidden.size()][];
+            for (int r = 0; r < rows.length; r++) {
+                rows[r] = floats(hidden.get(r));
+            }
+            int instructionLen = c.has("instruction_len") ? c.get("instruction_len").asInt() : 0;
+            out.add(new Case(ints(c.get("ids")), rows, floats(c.get("pooled")), floats(c.get("embedding")),
+                    instructionLen));
+        }
+        return out;
+    }
+
+    static int[] ints(JsonNode a) {
+        int[] v = new int[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = a.get(i).asInt();
+        }
+        return v;
+    }
+
+    static float[] floats(JsonNode a) {
+        float[] v = new float[a.size()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) a.get(i).asDouble();
+        }
+        return v;
+    }
+
+    /** max |a - b| / max |b|; NaN or a length mismatch gives +inf so it never passes. */
+    static double relError(float[] a, float[] b) {
+        if (a.length != b.length) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double maxDiff = 0;
+        double maxRef = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (!Float.isFinite(a[i]) || !Float.isFinite(b[i])) {
+                return Double.POSITIVE_INFINITY;
+            }
+            maxDiff = Math.max(maxDiff, Math.abs((double) a[i] - b[i]));
+            maxRef = Math.max(maxRef, Math.abs((double) b[i]));
+        }
+        return maxRef > 0 ? maxDiff / maxRef : maxDiff;
+    }
+
+    static double relError(float[][] a, float[][] b) {
+        if (a.length != b.length) {
+            return Double.POSITIVE_INFINITY;
+        }
+        return relError(flatten(a), flatten(b));
+    }
+
+    static float[] flatten(float[][] rows) {
+        int n = 0;
+        for (float[] r : rows) {
+            n += r.length;
+        }
+        float[] out = new float[n];
+        int o = 0;
+        for (float[] r : rows) {
+            System.arraycopy(r, 0, out, o, r.length);
+            o += r.length;
+        }
+        return out;
+    }
+}

@@ -1,0 +1,122 @@
+// C ABI for models: every entry point is guarded so no C++ exception reaches the caller.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/cpu_features.h"
+#include "core/error.h"
+#include "ember/ember.h"
+#include "model/model.h"
+#include "ops/pool.h"
+
+struct ember_model {
+    std::unique_ptr<ember::Model> impl;
+};
+
+using namespace ember;
+
+extern "C" {
+
+EMBER_API const char* ember_last_error(void) { return ember::last_error(); }
+
+EMBER_API const char* ember_version(void) { return EMBER_VERSION; }
+
+EMBER_API int32_t ember_cuda_built(void) { return ember::cuda_built() ? 1 : 0; }
+
+EMBER_API ember_status ember_cuda_device_count(int32_t* count, char* reason, size_t reason_len) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(count != nullptr, "count is null");
+        std::string why;
+        *count = cuda_device_count(&why);
+        if (reason != nullptr && reason_len > 0) {
+            const size_t n = std::min(reason_len - 1, why.size());
+            std::memcpy(reason, why.data(), n);
+            reason[n] = '\0';
+        }
+    });
+}
+
+EMBER_API const char* ember_cpu_isa(void) { return isa_name(active_isa()); }
+
+EMBER_API void ember_load_options_init(ember_load_options* opts) {
+    if (opts == nullptr) return;
+    std::memset(opts, 0, sizeof(*opts));
+    opts->backend = EMBER_BACKEND_AUTO;
+}
+
+EMBER_API ember_status ember_model_load(const char* path, const ember_load_options* opts, ember_model** out) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(path != nullptr && out != nullptr, "path and out must not be null");
+        *out = nullptr;
+        ember_load_options defaults;
+        ember_load_options_init(&defaults);
+        auto m = std::make_unique<ember_model>();
+        m->impl = load_model(path, opts ? *opts : defaults);
+        *out = m.release();
+    });
+}
+
+EMBER_API void ember_model_free(ember_model* model) {
+    guarded([&] { delete model; });
+}
+
+EMBER_API ember_status ember_model_get_info(const ember_model* model, ember_model_info* out) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && out != nullptr, "model and out must not be null");
+        *out = model->impl->info();
+    });
+}
+
+EMBER_API void ember_embed_options_init(ember_embed_options* opts) {
+    if (opts == nullptr) return;
+    std::memset(opts, 0, sizeof(*opts));
+    opts->normalize = 1;
+}
+
+EMBER_API ember_status ember_embed(ember_model* model, const ember_batch* batch, const ember_embed_options* opts,
+                                   float* out, size_t out_len) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && out != nullptr, "model and out must not be null");
+        ember_embed_options defaults;
+        ember_embed_options_init(&defaults);
+        const ember_embed_options& o = opts ? *opts : defaults;
+        Model& m = *model->impl;
+        const HostBatch b = check_batch(batch, m.info().vocab_size);
+        const int32_t full = m.info().embedding_size;
+        EMBER_CHECK_ARG(o.dimensions >= 0 && o.dimensions <= full, "dimensions %d must be in [1, %d] (0 = all)",
+                        o.dimensions, full);
+        const int32_t dims = o.dimensions == 0 ? full : o.dimensions;
+        EMBER_CHECK_ARG(out_len >= static_cast<size_t>(b.n_seqs) * dims,
+                        "output holds %zu floats, %lld needed", out_len, (long long)b.n_seqs * dims);
+        std::vector<float> pooled(static_cast<size_t>(b.n_seqs) * full);
+        m.forward_pooled(b, pooled.data());
+        for (int32_t s = 0; s < b.n_seqs; ++s)
+            std::memcpy(out + static_cast<size_t>(s) * dims, pooled.data() + static_cast<size_t>(s) * full,
+                        sizeof(float) * dims);
+        if (o.normalize) cpu::l2_normalize(out, b.n_seqs, dims, dims);
+    });
+}
+
+EMBER_API ember_status ember_hidden_rows(const ember_model* model, const ember_batch* batch, int64_t* rows) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && rows != nullptr, "model and rows must not be null");
+        const HostBatch b = check_batch(batch, model->impl->info().vocab_size);
+        *rows = model->impl->hidden_rows(b);
+    });
+}
+
+EMBER_API ember_status ember_forward_hidden(ember_model* model, const ember_batch* batch, float* out, size_t out_len) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && out != nullptr, "model and out must not be null");
+        Model& m = *model->impl;
+        const HostBatch b = check_batch(batch, m.info().vocab_size);
+        const int64_t need = m.hidden_rows(b) * m.info().hidden_size;
+        EMBER_CHECK_ARG(out_len >= static_cast<size_t>(need), "output holds %zu floats, %lld needed", out_len,
+                        (long long)need);
+        m.forward_hidden(b, out);
+    });
+}
+
+}  // extern "C"

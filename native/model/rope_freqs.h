@@ -1,0 +1,27 @@
+// The one place RoPE inverse frequencies are computed (every scaling variant lands here), and the
+// cos/sin tables the rope kernels read.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "model/config.h"
+
+namespace ember {
+
+struct RopeFrequencies {
+    std::vector<float> inv_freq;  // rot_dim / 2 values, float32 as transformers keeps them
+    float attention_factor = 1.0f;  // multiplies cos and sin (YaRN); 1 otherwise
+};
+
+// `seq_len` matters only for dynamic scaling (the sequence's own length); `max_positions` is
+// the model's max_position_embeddings.
+RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions,
+                                         int64_t seq_len);
+
+// Tables for positions [0, rows): cos[p * half + j] = cos(p * inv_freq[j]) * attention_factor.
+// The angle is the float32 product p * inv_freq[j] (as transformers forms it); cos and sin of
+// that angle are evaluated in double and rounded once.
+void build_rope_table(const RopeFrequencies& f, int64_t rows, std::vector<float>& cos, std::vector<float>& sin);
+
+}  // namespace ember
