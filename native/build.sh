@@ -25,6 +25,8 @@ fi
 if [ "$cuda" = ON ] && [ -z "${CUDACXX:-}" ] && [ -x /usr/local/cuda/bin/nvcc ]; then
   export CUDACXX=/usr/local/cuda/bin/nvcc
 fi
+# ccache: paths relative to the checkout, so clones in other folders (CI) share cache entries.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$src}
 cmake "${args[@]}" -Wno-dev --log-level=WARNING
 
 if [ "$mode" = libs ]; then
