@@ -13,7 +13,7 @@ public enum Pooling {
     /** Causal2Vec: the contextual token's state concatenated with the last token's. */
     CONCAT_CONTEXTUAL_LAST;
 
-    static Pooling fromCode(int code) {
+    public static Pooling fromCode(int code) {
         Pooling[] all = values();
         if (code < 0 || code >= all.length) {
             throw new EmberException("unknown pooling code " + code);

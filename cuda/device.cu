@@ -1,0 +1,45 @@
+// CUDA device discovery and the CUDA backend factory (the CUDA twin of backend/no_cuda.cpp).
+// Nothing here may abort: a machine without a driver or a device gets a count of 0 and a reason.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "backend/backend.h"
+#include "core/error.h"
+
+namespace ember {
+
+bool cuda_built() { return true; }
+
+int cuda_device_count(std::string* reason) {
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+        // cudaErrorInsufficientDriver (35) when there is no driver at all (no libcuda.so.1),
+        // cudaErrorNoDevice (100) when the driver sees no GPU. Neither error is sticky, but clear
+        // it so later runtime calls do not report it again.
+        (void)cudaGetLastError();
+        if (reason) {
+            *reason = format("CUDA unavailable: %s (%s, CUDA error %d)", cudaGetErrorString(err),
+                             cudaGetErrorName(err), static_cast<int>(err));
+        }
+        return 0;
+    }
+    if (count == 0 && reason) *reason = "CUDA unavailable: the driver reports no devices";
+    return count;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device) {
+    std::string reason;
+    int count = cuda_device_count(&reason);
+    if (count == 0) {
+        EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "CUDA backend requested, but %s", reason.c_str());
+    }
+    if (device < 0 || device >= count) {
+        EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)",
+                   device, count);
+    }
+    EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "the CUDA forward pass is not implemented yet");
+}
+
+}  // namespace ember

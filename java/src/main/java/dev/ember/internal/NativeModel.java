@@ -1,0 +1,188 @@
+package dev.ember.internal;
+
+import dev.ember.Backend;
+import dev.ember.ModelInfo;
+import dev.ember.Pooling;
+import java.nio.charset.StandardCharsets;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.PointerScope;
+
+/**
+ * One native model handle and the calls on it. Internal: {@link dev.ember.Embedder} owns it and
+ * guarantees {@link #close()} does not race with other calls.
+ */
+public final class NativeModel implements AutoCloseable {
+    static {
+        // Loads the native libraries before any JavaCPP pointer is created.
+        org.bytedeco.javacpp.Loader.load(EmberLib.class);
+    }
+
+    private EmberLib.ember_model handle;
+    private final ModelInfo info;
+
+    private NativeModel(EmberLib.ember_model handle) {
+        this.handle = handle;
+        this.info = queryInfo();
+    }
+
+    public static String version() {
+        return EmberLib.ember_version();
+    }
+
+    public static String cpuIsa() {
+        return EmberLib.ember_cpu_isa();
+    }
+
+    public static boolean cudaBuilt() {
+        return EmberLib.ember_cuda_built() != 0;
+    }
+
+    public static int cudaDeviceCount() {
+        int[] count = new int[1];
+        NativeStatus.check(EmberLib.ember_cuda_device_count(count, null, 0));
+        return count[0];
+    }
+
+    public static String cudaUnavailableReason() {
+        int[] count = new int[1];
+        byte[] reason = new byte[512];
+        NativeStatus.check(EmberLib.ember_cuda_device_count(count, reason, reason.length));
+        int n = 0;
+        while (n < reason.length && reason[n] != 0) {
+            n++;
+        }
+        return count[0] > 0 ? "" : new String(reason, 0, n, StandardCharsets.UTF_8);
+    }
+
+    public static NativeModel load(String path, Backend backend, int threads, int device) {
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_load_options opts = new EmberLib.ember_load_options();
+            EmberLib.ember_load_options_init(opts);
+            opts.backend(switch (backend) {
+                case AUTO -> EmberLib.EMBER_BACKEND_AUTO;
+                case CPU -> EmberLib.EMBER_BACKEND_CPU;
+                case CUDA -> EmberLib.EMBER_BACKEND_CUDA;
+            });
+            opts.threads(threads);
+            opts.device(device);
+            EmberLib.ember_model out = new EmberLib.ember_model();
+            NativeStatus.check(EmberLib.ember_model_load(path, opts, out));
+            // The handle outlives the scope: detach it from automatic deallocation.
+            EmberLib.ember_model handle = new EmberLib.ember_model(out);
+            return new NativeModel(handle);
+        }
+    }
+
+    public ModelInfo info() {
+        return info;
+    }
+
+    private ModelInfo queryInfo() {
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_model_info i = new EmberLib.ember_model_info();
+            NativeStatus.check(EmberLib.ember_model_get_info(handle(), i));
+            return new ModelInfo(
+                    cString(i.architecture()),
+                    cString(i.family()),
+                    i.hidden_size(),
+                    i.embedding_size(),
+                    i.vocab_size(),
+                    i.num_layers(),
+                    i.num_heads(),
+                    i.num_kv_heads(),
+                    i.head_dim(),
+                    i.intermediate_size(),
+                    i.max_positions(),
+                    i.causal() != 0,
+                    Pooling.fromCode(i.pooling()),
+                    i.backend() == EmberLib.EMBER_BACKEND_CUDA ? Backend.CUDA : Backend.CPU,
+                    dtypeName(i.weight_dtype()),
+                    i.threads(),
+                    i.weight_bytes());
+        }
+    }
+
+    /** Pooled (and optionally normalised / truncated) embeddings, one row per sequence. */
+    public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, boolean normalize, int dimensions) {
+        int nSeqs = cuSeqlens.length - 1;
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart);
+            EmberLib.ember_embed_options opts = new EmberLib.ember_embed_options();
+            EmberLib.ember_embed_options_init(opts);
+            opts.normalize(normalize ? 1 : 0);
+            opts.dimensions(dimensions);
+            int width = dimensions == 0 ? info().embeddingSize() : dimensions;
+            FloatPointer out = new FloatPointer((long) nSeqs * width);
+            NativeStatus.check(EmberLib.ember_embed(handle(), batch, opts, out, (long) nSeqs * width));
+            float[][] result = new float[nSeqs][width];
+            for (int s = 0; s < nSeqs; s++) {
+                out.position((long) s * width).get(result[s]);
+            }
+            return result;
+        }
+    }
+
+    /** last_hidden_state rows of the whole batch, flat. */
+    public float[] forwardHidden(int[] ids, int[] cuSeqlens) {
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, null);
+            long[] rows = new long[1];
+            NativeStatus.check(EmberLib.ember_hidden_rows(handle(), batch, rows));
+            long n = rows[0] * info().hiddenSize();
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new dev.ember.InvalidInputException("hidden states of " + rows[0] + " rows do not fit a Java array");
+            }
+            FloatPointer out = new FloatPointer(n);
+            NativeStatus.check(EmberLib.ember_forward_hidden(handle(), batch, out, n));
+            float[] result = new float[(int) n];
+            out.get(result);
+            return result;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (handle != null) {
+            EmberLib.ember_model_free(handle);
+            handle = null;
+        }
+    }
+
+    private EmberLib.ember_model handle() {
+        if (handle == null) {
+            throw new dev.ember.EmberClosedException("the native model was freed");
+        }
+        return handle;
+    }
+
+    private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart) {
+        EmberLib.ember_batch batch = new EmberLib.ember_batch();
+        // An empty IntPointer would be null in C; keep one element so the pointer is valid.
+        batch.token_ids(new IntPointer(ids.length == 0 ? new int[1] : ids));
+        batch.cu_seqlens(new IntPointer(cuSeqlens));
+        batch.n_seqs(cuSeqlens.length - 1);
+        if (poolStart != null) {
+            batch.pool_start(new IntPointer(poolStart));
+        }
+        return batch;
+    }
+
+    private static String cString(BytePointer p) {
+        return p == null ? "" : p.getString(StandardCharsets.UTF_8);
+    }
+
+    static String dtypeName(int dtype) {
+        return switch (dtype) {
+            case EmberLib.EMBER_DTYPE_F32 -> "f32";
+            case EmberLib.EMBER_DTYPE_F16 -> "f16";
+            case EmberLib.EMBER_DTYPE_BF16 -> "bf16";
+            case EmberLib.EMBER_DTYPE_Q8_0 -> "q8_0";
+            case EmberLib.EMBER_DTYPE_Q4_0 -> "q4_0";
+            case EmberLib.EMBER_DTYPE_Q4_K -> "q4_k";
+            case EmberLib.EMBER_DTYPE_Q6_K -> "q6_k";
+            default -> "type" + dtype;
+        };
+    }
+}

@@ -1,0 +1,114 @@
+package dev.ember.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Loader;
+import org.junit.jupiter.api.Test;
+
+/** The JavaCPP glue: the libraries load, the -gpu build wins when present, calls round-trip. */
+class BindingSmokeTest {
+
+    /** Whether the class path holds the CUDA build (target/classes has it when nvcc was found). */
+    private static boolean gpuLibraryOnClassPath() {
+        return EmberLib.class.getResource("linux-x86_64-gpu/libember.so") != null;
+    }
+
+    @Test
+    void versionMatchesTheMavenProject() {
+        String version = EmberLib.ember_version();
+        String projectVersion = System.getProperty("ember.projectVersion", "");
+        assertTrue(version.matches("\\d+\\.\\d+\\.\\d+"), version);
+        assertTrue(projectVersion.startsWith(version),
+                "CMake project version " + version + " vs Maven version " + projectVersion);
+    }
+
+    @Test
+    void cpuIsaIsReported() {
+        assertTrue(Set.of("avx512", "avx2", "scalar").contains(EmberLib.ember_cpu_isa()));
+    }
+
+    @Test
+    void theGpuBuildIsPreferredWhenPresent() {
+        String loaded = Loader.load(EmberLib.class);
+        boolean gpu = gpuLibraryOnClassPath();
+        assertEquals(gpu ? 1 : 0, EmberLib.ember_cuda_built(), "loaded " + loaded);
+        assertEquals(gpu, loaded.contains("/linux-x86_64-gpu/"), "loaded " + loaded);
+    }
+
+    @Test
+    void cudaDeviceCountAlwaysAnswers() {
+        int[] count = {-1};
+        byte[] reason = new byte[512];
+        assertEquals(EmberLib.EMBER_OK, EmberLib.ember_cuda_device_count(count, reason, reason.length));
+        assertTrue(count[0] >= 0);
+        String why = cString(reason);
+        if (count[0] == 0) {
+            // No device here (no GPU, or no driver: CUDA error 35), or a CPU-only build.
+            assertFalse(why.isEmpty(), "0 devices and no reason");
+            if (EmberLib.ember_cuda_built() == 0) {
+                assertTrue(why.contains("no CUDA backend"), why);
+            }
+        }
+        // The pointer overload, with a reason buffer too small for the message: truncated, NUL-ended.
+        try (IntPointer n = new IntPointer(1L)) {
+            byte[] tiny = new byte[8];
+            assertEquals(EmberLib.EMBER_OK, EmberLib.ember_cuda_device_count(count, tiny, tiny.length));
+            assertEquals(count[0], countViaPointer(n));
+            assertEquals(0, tiny[7]);
+        }
+    }
+
+    private static int countViaPointer(IntPointer n) {
+        assertEquals(EmberLib.EMBER_OK, EmberLib.ember_cuda_device_count(n, null, 0));
+        return n.get();
+    }
+
+    @Test
+    void lastErrorCarriesTheMessageOfTheFailedCall() {
+        assertEquals(EmberLib.EMBER_ERR_INVALID_ARGUMENT,
+                EmberLib.ember_cuda_device_count((IntPointer) null, null, 0));
+        assertTrue(EmberLib.ember_last_error().contains("null"), EmberLib.ember_last_error());
+        assertEquals(EmberLib.EMBER_OK, EmberLib.ember_cuda_device_count(new int[1], null, 0));
+        assertEquals("", EmberLib.ember_last_error());
+    }
+
+    @Test
+    void structFieldsRoundTrip() {
+        try (EmberLib.ember_load_options opts = new EmberLib.ember_load_options()) {
+            opts.threads(99).device(3);
+            EmberLib.ember_load_options_init(opts);
+            assertEquals(EmberLib.EMBER_BACKEND_AUTO, opts.backend());
+            opts.threads(3).reserved(4, 7);
+            assertEquals(3, opts.threads());
+            assertEquals(7, opts.reserved(4));
+        }
+        try (EmberLib.ember_swiglu_params p = new EmberLib.ember_swiglu_params()) {
+            p.rows(1L << 40).cols(3072).out_stride(4096);
+            assertEquals(1L << 40, p.rows());
+            assertEquals(3072, p.cols());
+            assertEquals(4096, p.out_stride());
+        }
+        try (EmberLib.ember_model_info info = new EmberLib.ember_model_info()) {
+            info.architecture().putString("qwen3");
+            assertEquals("qwen3", info.architecture().getString());
+        }
+    }
+
+    @Test
+    void kernelHelpersAreCallable() {
+        assertEquals(40, EmberLib.ember_dtype_row_bytes(EmberLib.EMBER_DTYPE_F32, 10));
+        assertEquals(34, EmberLib.ember_dtype_row_bytes(EmberLib.EMBER_DTYPE_Q8_0, 32));
+        assertEquals(-1, EmberLib.ember_dtype_row_bytes(12345, 32));
+    }
+
+    private static String cString(byte[] bytes) {
+        int n = 0;
+        while (n < bytes.length && bytes[n] != 0) n++;
+        return new String(bytes, 0, n, StandardCharsets.UTF_8);
+    }
+}
