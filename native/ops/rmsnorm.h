@@ -1,4 +1,5 @@
-// RMSNorm with an optional fused residual add (see ember_rmsnorm_params).
+// RMSNorm with an optional fused residual add (see ember_rmsnorm_params). y may be x itself;
+// otherwise y must not overlap x or residual. The sum of squares is accumulated in double.
 #pragma once
 
 #include "core/thread_pool.h"

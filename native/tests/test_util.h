@@ -1,11 +1,15 @@
 // Helpers shared by the C++ tests: seeded random inputs (never zeros), error metrics.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "core/cpu_features.h"
 
 namespace ember::test {
 
@@ -40,5 +44,16 @@ inline double rel_error(const std::vector<float>& a, const std::vector<float>& b
     if (a.size() != b.size()) return INFINITY;
     return rel_error(a.data(), b.data(), a.size());
 }
+
+// The kernel variants this CPU can run: the portable one always, then AVX2 and AVX-512 when present.
+inline std::vector<Isa> runnable_isas() {
+    std::vector<Isa> isas{Isa::Scalar};
+    if (cpu_features().avx2) isas.push_back(Isa::Avx2);
+    if (cpu_features().avx512) isas.push_back(Isa::Avx512);
+    return isas;
+}
+
+// Unit roundoff of float: 2^-24, half an ulp of 1.
+constexpr double kUnitRoundoff = 5.9604644775390625e-8;
 
 }  // namespace ember::test

@@ -1,0 +1,164 @@
+// Throughput of the CPU kernels on model shapes: GFLOP/s for matmul (Qwen3-0.6B projections) and
+// attention (16 query heads, 8 kv heads, head_dim 128), with 1 and 2 threads.
+//
+//   ember_bench_kernels [matmul|attention|all] [--threads=1,2] [--seconds=0.3]
+//
+// EMBER_ISA=avx2|scalar lowers the instruction set; the one in use is printed first.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/half.h"
+#include "core/thread_pool.h"
+#include "ops/attention.h"
+#include "ops/matmul.h"
+
+using namespace ember;
+
+namespace {
+
+double g_seconds = 0.3;
+
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    return "unknown";
+}
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+// Best time of repeated runs of fn (after one warm-up), over about g_seconds in total.
+double best_seconds(const std::function<void()>& fn) {
+    using clock = std::chrono::steady_clock;
+    fn();
+    double best = 1e30, total = 0;
+    int reps = 0;
+    while (total < g_seconds || reps < 3) {
+        const auto t0 = clock::now();
+        fn();
+        const double s = std::chrono::duration<double>(clock::now() - t0).count();
+        best = std::min(best, s);
+        total += s;
+        ++reps;
+    }
+    return best;
+}
+
+const char* dtype_name(int32_t d) { return d == EMBER_DTYPE_F32 ? "f32" : d == EMBER_DTYPE_BF16 ? "bf16" : "f16"; }
+
+void bench_matmul(const std::vector<int>& threads) {
+    std::printf("\nmatmul y[m,n] = x[m,k] W[n,k]^T: GFLOP/s (2mnk / best time); m=1 also weight GB/s\n");
+    std::printf("%-6s %5s %5s %5s", "dtype", "m", "k", "n");
+    for (int t : threads) std::printf("  %8s%-2d", "threads=", t);
+    std::printf("\n");
+    const int64_t ms[] = {1, 128, 512, 2048};
+    const int64_t kn[][2] = {{1024, 2048}, {1024, 1024}, {1024, 3072}, {3072, 1024}};
+    std::vector<ThreadPool*> pools;
+    for (int t : threads) pools.push_back(new ThreadPool(t));
+    for (int32_t dtype : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16, EMBER_DTYPE_F16}) {
+        for (const auto& s : kn) {
+            const int64_t k = s[0], n = s[1];
+            std::vector<float> wf = random_floats(static_cast<size_t>(n * k), 2);
+            std::vector<uint16_t> wh;
+            if (dtype != EMBER_DTYPE_F32)
+                for (float v : wf) wh.push_back(dtype == EMBER_DTYPE_BF16 ? f32_to_bf16(v) : f32_to_f16(v));
+            const void* w = dtype == EMBER_DTYPE_F32 ? static_cast<const void*>(wf.data()) : wh.data();
+            const double w_bytes = static_cast<double>(n * k) * (dtype == EMBER_DTYPE_F32 ? 4 : 2);
+            for (int64_t m : ms) {
+                std::vector<float> x = random_floats(static_cast<size_t>(m * k), 1), y(static_cast<size_t>(m * n));
+                ember_matmul_params p{x.data(), k, w, dtype, nullptr, y.data(), n, m, n, k, 0};
+                std::printf("%-6s %5lld %5lld %5lld", dtype_name(dtype), static_cast<long long>(m),
+                            static_cast<long long>(k), static_cast<long long>(n));
+                for (ThreadPool* pool : pools) {
+                    const double sec = best_seconds([&] { cpu::matmul(p, *pool); });
+                    const double gflops = 2.0 * m * n * k / sec * 1e-9;
+                    if (m == 1)
+                        std::printf("  %5.1f %4.1fGB/s", gflops, w_bytes / sec * 1e-9);
+                    else
+                        std::printf("  %10.1f", gflops);
+                    std::fflush(stdout);
+                }
+                std::printf("\n");
+            }
+        }
+    }
+    for (ThreadPool* pool : pools) delete pool;
+}
+
+void bench_attention(const std::vector<int>& threads) {
+    const int32_t heads = 16, kv_heads = 8, d = 128;
+    std::printf("\nattention, %d heads / %d kv heads, head_dim %d, one sequence: GFLOP/s "
+                "(4 d heads x visible (query, key) pairs / best time)\n", heads, kv_heads, d);
+    std::printf("%-7s %5s", "causal", "L");
+    for (int t : threads) std::printf("  %8s%-2d", "threads=", t);
+    std::printf("\n");
+    std::vector<ThreadPool*> pools;
+    for (int t : threads) pools.push_back(new ThreadPool(t));
+    for (int causal : {1, 0}) {
+        for (int32_t L : {128, 512, 2048}) {
+            std::vector<float> q = random_floats(static_cast<size_t>(L) * heads * d, 1);
+            std::vector<float> k = random_floats(static_cast<size_t>(L) * kv_heads * d, 2);
+            std::vector<float> v = random_floats(static_cast<size_t>(L) * kv_heads * d, 3);
+            std::vector<float> out(q.size());
+            const int32_t cu[2] = {0, L};
+            ember_attention_params p{q.data(), k.data(), v.data(), out.data(), heads * d, kv_heads * d,
+                                     kv_heads * d, heads * d, cu, 1, heads, kv_heads, d,
+                                     1.0f / std::sqrt(static_cast<float>(d)), causal};
+            const double pairs = causal ? 0.5 * L * (L + 1.0) : 1.0 * L * L;
+            std::printf("%-7s %5d", causal ? "yes" : "no", L);
+            for (ThreadPool* pool : pools) {
+                const double sec = best_seconds([&] { cpu::attention(p, *pool); });
+                std::printf("  %10.1f", 4.0 * d * heads * pairs / sec * 1e-9);
+                std::fflush(stdout);
+            }
+            std::printf("\n");
+        }
+    }
+    for (ThreadPool* pool : pools) delete pool;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string what = "all";
+    std::vector<int> threads{1, 2};
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a.rfind("--threads=", 0) == 0) {
+            threads.clear();
+            for (const char* s = a.c_str() + 10; *s;) {
+                threads.push_back(std::atoi(s));
+                while (*s && *s != ',') ++s;
+                if (*s == ',') ++s;
+            }
+        } else if (a.rfind("--seconds=", 0) == 0) {
+            g_seconds = std::atof(a.c_str() + 10);
+        } else if (a == "matmul" || a == "attention" || a == "all") {
+            what = a;
+        } else {
+            std::fprintf(stderr, "usage: %s [matmul|attention|all] [--threads=1,2] [--seconds=0.3]\n", argv[0]);
+            return 2;
+        }
+    }
+    std::printf("cpu: %s, %d hardware threads, kernels: %s\n", cpu_model().c_str(),
+                ThreadPool::hardware_threads(), isa_name(active_isa()));
+    if (what == "matmul" || what == "all") bench_matmul(threads);
+    if (what == "attention" || what == "all") bench_attention(threads);
+    return 0;
+}

@@ -1,0 +1,122 @@
+#include "ops/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "core/scratch.h"
+#include "ops/common.h"
+
+#define EMBER_ATTENTION_INSTANTIATE
+#include "ops/attention_impl.h"
+
+namespace ember::cpu {
+
+// The portable kernels: the same templates as attention_avx2.cpp, on SSE2.
+extern const AttentionKernels kAttentionSse = make_attention_kernels<VecSse>();
+
+namespace {
+
+constexpr int32_t kMaxHeadDim = 256;
+
+// Tile sizes. About 64 stacked query rows (bq queries x the GQA group) per task: enough reuse of
+// each packed K / V tile (packing costs ~1/rows of the arithmetic) while Q, S and O stay in L2
+// (3 x 64 x 128 floats at head_dim 128). 64 keys per tile keep S small and the softmax work per
+// tile vectorized.
+AttentionPlan plan_attention(const ember_attention_params& p) {
+    AttentionPlan plan{};
+    plan.group = p.n_heads / p.n_kv_heads;
+    plan.bq = std::max<int64_t>(1, ceil_div(64, plan.group));
+    plan.bk = 64;
+    plan.dp = round_up(p.head_dim, 32);
+    return plan;
+}
+
+struct QueryTile {
+    int32_t seq;
+    int64_t q0;
+    int64_t cost;  // key tiles it visits, for ordering
+};
+
+}  // namespace
+
+void validate(const ember_attention_params& p) {
+    const int64_t rows = check_cu_seqlens("attention", p.cu_seqlens, p.n_seqs);
+    EMBER_CHECK_ARG(p.n_heads > 0 && p.n_kv_heads > 0, "attention: n_heads (%d) and n_kv_heads (%d) must be positive",
+                    p.n_heads, p.n_kv_heads);
+    EMBER_CHECK_ARG(p.n_heads % p.n_kv_heads == 0, "attention: n_heads (%d) is not a multiple of n_kv_heads (%d)",
+                    p.n_heads, p.n_kv_heads);
+    EMBER_CHECK_ARG(p.head_dim > 0 && p.head_dim <= kMaxHeadDim, "attention: head_dim %d is outside 1..%d",
+                    p.head_dim, kMaxHeadDim);
+    EMBER_CHECK_ARG(std::isfinite(p.scale), "attention: scale is not finite");
+    const int64_t q_width = static_cast<int64_t>(p.n_heads) * p.head_dim;
+    const int64_t kv_width = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
+    check_rows("attention: q", p.q, rows, q_width, p.q_stride);
+    check_rows("attention: k", p.k, rows, kv_width, p.k_stride);
+    check_rows("attention: v", p.v, rows, kv_width, p.v_stride);
+    check_rows("attention: out", p.out, rows, q_width, p.out_stride);
+}
+
+void attention(const ember_attention_params& p, ThreadPool& pool) { attention(p, pool, active_isa()); }
+
+void attention(const ember_attention_params& p, ThreadPool& pool, Isa isa) {
+    validate(p);
+    const AttentionKernels& kern = kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512);
+    const AttentionPlan plan = plan_attention(p);
+    std::vector<QueryTile> tiles;
+    for (int32_t s = 0; s < p.n_seqs; ++s) {
+        const int64_t len = p.cu_seqlens[s + 1] - p.cu_seqlens[s];
+        for (int64_t q0 = 0; q0 < len; q0 += plan.bq)
+            tiles.push_back({s, q0, ceil_div(p.causal ? std::min(len, q0 + plan.bq) : len, plan.bk)});
+    }
+    // Longest first, so the last tasks handed out are short ones (causal tiles differ a lot).
+    std::stable_sort(tiles.begin(), tiles.end(),
+                     [](const QueryTile& a, const QueryTile& b) { return a.cost > b.cost; });
+    const int64_t n_kv = p.n_kv_heads;
+    const size_t scratch_floats = static_cast<size_t>(plan.scratch_floats(p.head_dim));
+    pool.parallel_for(static_cast<int64_t>(tiles.size()) * n_kv, 1, [&](int64_t begin, int64_t end) {
+        float* scratch = thread_scratch(scratch_floats);
+        for (int64_t t = begin; t < end; ++t) {
+            const QueryTile& tile = tiles[static_cast<size_t>(t / n_kv)];
+            kern.tile(p, plan, tile.seq, static_cast<int32_t>(t % n_kv), tile.q0, scratch);
+        }
+    });
+}
+
+void attention_ref(const ember_attention_params& p) {
+    validate(p);
+    const int64_t d = p.head_dim, group = p.n_heads / p.n_kv_heads;
+    std::vector<double> scores, acc(static_cast<size_t>(d));
+    for (int32_t s = 0; s < p.n_seqs; ++s) {
+        const int64_t start = p.cu_seqlens[s], len = p.cu_seqlens[s + 1] - start;
+        for (int64_t h = 0; h < p.n_heads; ++h) {
+            const int64_t kvh = h / group;
+            for (int64_t i = 0; i < len; ++i) {
+                const float* q = p.q + (start + i) * p.q_stride + h * d;
+                const int64_t visible = p.causal ? i + 1 : len;
+                scores.assign(static_cast<size_t>(visible), 0.0);
+                double mx = -INFINITY;
+                for (int64_t j = 0; j < visible; ++j) {
+                    const float* k = p.k + (start + j) * p.k_stride + kvh * d;
+                    double dot = 0.0;
+                    for (int64_t c = 0; c < d; ++c) dot += static_cast<double>(q[c]) * k[c];
+                    scores[j] = dot * p.scale;
+                    mx = std::max(mx, scores[j]);
+                }
+                double sum = 0.0;
+                std::fill(acc.begin(), acc.end(), 0.0);
+                for (int64_t j = 0; j < visible; ++j) {
+                    const double e = std::exp(scores[j] - mx);
+                    sum += e;
+                    const float* v = p.v + (start + j) * p.v_stride + kvh * d;
+                    for (int64_t c = 0; c < d; ++c) acc[c] += e * v[c];
+                }
+                float* out = p.out + (start + i) * p.out_stride + h * d;
+                for (int64_t c = 0; c < d; ++c) out[c] = static_cast<float>(acc[c] / sum);
+            }
+        }
+    }
+}
+
+}  // namespace ember::cpu

@@ -1,0 +1,200 @@
+// Matmul: the fast kernels (every ISA this CPU runs, 1 and 3 threads) against the scalar twin.
+#include <cstring>
+
+#include "core/error.h"
+#include "core/half.h"
+#include "core/thread_pool.h"
+#include "doctest/doctest.h"
+#include "ops/common.h"
+#include "ops/matmul.h"
+#include "ops/matmul_impl.h"
+#include "test_util.h"
+
+using namespace ember;
+using namespace ember::test;
+
+namespace {
+
+struct Weights {
+    std::vector<float> f32;
+    std::vector<uint16_t> half;  // bf16 or f16 bits
+    const void* data(int32_t dtype) const {
+        return dtype == EMBER_DTYPE_F32 ? static_cast<const void*>(f32.data()) : half.data();
+    }
+};
+
+Weights make_weights(int32_t dtype, size_t count, uint64_t seed) {
+    Weights w;
+    w.f32 = random_floats(count, seed);
+    if (dtype == EMBER_DTYPE_BF16)
+        for (float v : w.f32) w.half.push_back(f32_to_bf16(v));
+    if (dtype == EMBER_DTYPE_F16)
+        for (float v : w.f32) w.half.push_back(f32_to_f16(v));
+    return w;
+}
+
+const char* dtype_name(int32_t dtype) {
+    return dtype == EMBER_DTYPE_F32 ? "f32" : dtype == EMBER_DTYPE_BF16 ? "bf16" : "f16";
+}
+
+struct Shape {
+    int64_t m, k, n;
+};
+
+// Odd shapes around the kernel's edges: gemv (m <= 4) and gemm, k below / across the 256 block,
+// n around the 16 / 32 panel widths, single rows and columns.
+const Shape kShapes[] = {{1, 7, 1},      {1, 1024, 257}, {3, 100, 257},  {4, 1025, 31},
+                         {5, 7, 33},     {17, 1024, 257}, {17, 100, 1},  {128, 100, 257},
+                         {128, 1024, 64}, {515, 7, 257},  {515, 300, 33}, {64, 513, 1000}};
+
+// y = x W^T with f32 accumulation has a rounding error that grows like a random walk over k:
+// about sqrt(k) * 2^-24 times the size of the outputs. rel_error divides the largest deviation
+// by the largest output; 8 sqrt(k) u leaves room for the tail of the distribution and for the
+// bias / accumulate additions, while a single missing or doubled term (about 1/sqrt(k) of an
+// output) is orders of magnitude above it.
+double matmul_tolerance(int64_t k) { return 8.0 * std::sqrt(static_cast<double>(k)) * kUnitRoundoff; }
+
+}  // namespace
+
+TEST_CASE("matmul: fast kernels match the scalar twin") {
+    const uint64_t seed = test_seed();
+    ThreadPool pool1(1), pool3(3);
+    int case_index = 0;
+    for (const Shape& s : kShapes) {
+        for (int32_t dtype : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16, EMBER_DTYPE_F16}) {
+            ++case_index;
+            const uint64_t cs = seed + 1000 * case_index;
+            // Vary the options with the case: padding, accumulate, bias.
+            const int64_t x_pad = case_index % 3 == 0 ? 0 : 5, y_pad = case_index % 2 == 0 ? 0 : 3;
+            const bool accumulate = case_index % 4 >= 2, with_bias = case_index % 3 != 1;
+            const int64_t xs = s.k + x_pad, ys = s.n + y_pad;
+            std::vector<float> x = random_floats(static_cast<size_t>(s.m * xs), cs);
+            for (int64_t i = 0; i < s.m; ++i)  // padding must never be read: NaN would show
+                for (int64_t q = s.k; q < xs; ++q) x[i * xs + q] = NAN;
+            const Weights w = make_weights(dtype, static_cast<size_t>(s.n * s.k), cs + 1);
+            const std::vector<float> bias = random_floats(static_cast<size_t>(s.n), cs + 2);
+            std::vector<float> y0 = random_floats(static_cast<size_t>(s.m * ys), cs + 3);
+
+            ember_matmul_params p{};
+            p.x = x.data();
+            p.x_stride = xs;
+            p.w = w.data(dtype);
+            p.w_dtype = dtype;
+            p.bias = with_bias ? bias.data() : nullptr;
+            p.y_stride = ys;
+            p.m = s.m;
+            p.n = s.n;
+            p.k = s.k;
+            p.accumulate = accumulate;
+
+            std::vector<float> ref = y0;
+            p.y = ref.data();
+            cpu::matmul_ref(p);
+
+            for (Isa isa : runnable_isas()) {
+                for (ThreadPool* pool : {&pool1, &pool3}) {
+                    std::vector<float> y = y0;
+                    p.y = y.data();
+                    cpu::matmul(p, *pool, isa);
+                    INFO("seed=" << seed << " m=" << s.m << " k=" << s.k << " n=" << s.n << " dtype="
+                                 << std::string(dtype_name(dtype)) << " isa=" << std::string(isa_name(isa)) << " threads="
+                                 << pool->size() << " accumulate=" << accumulate << " bias=" << with_bias);
+                    CHECK(rel_error(y, ref) <= matmul_tolerance(s.k));
+                    bool padding_kept = true;
+                    for (int64_t i = 0; i < s.m; ++i)
+                        for (int64_t j = s.n; j < ys; ++j)
+                            padding_kept &= std::memcmp(&y[i * ys + j], &y0[i * ys + j], 4) == 0;
+                    CHECK(padding_kept);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("matmul: NaN in the input reaches the output") {
+    ThreadPool pool(2);
+    const int64_t m = 9, k = 40, n = 20;
+    std::vector<float> x = random_floats(m * k, test_seed()), w = random_floats(n * k, test_seed() + 1);
+    x[3 * k + 5] = NAN;
+    std::vector<float> y(m * n, 0.0f);
+    ember_matmul_params p{x.data(), k, w.data(), EMBER_DTYPE_F32, nullptr, y.data(), n, m, n, k, 0};
+    for (Isa isa : runnable_isas()) {
+        cpu::matmul(p, pool, isa);
+        for (int64_t j = 0; j < n; ++j) CHECK(std::isnan(y[3 * n + j]));
+        CHECK(std::isfinite(y[0]));
+    }
+}
+
+TEST_CASE("matmul: vector weight conversions are exact for every 16-bit pattern") {
+    std::vector<uint16_t> bits(65536);
+    for (size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<uint16_t>(i);
+    for (Isa isa : runnable_isas()) {
+        const cpu::MatmulKernels& kern =
+            cpu::kernels_for(isa, cpu::kMatmulSse, cpu::kMatmulAvx2, cpu::kMatmulAvx512);
+        for (int32_t dtype : {EMBER_DTYPE_BF16, EMBER_DTYPE_F16}) {
+            std::vector<float> out(bits.size() + 3, 0.0f);
+            kern.convert(dtype, bits.data() + 3, out.data(), static_cast<int64_t>(bits.size() - 3));
+            int mismatches = 0;
+            for (size_t i = 3; i < bits.size(); ++i) {
+                const float want = dtype == EMBER_DTYPE_BF16 ? bf16_to_f32(bits[i]) : f16_to_f32(bits[i]);
+                // Bit-exact, except that F16C quiets signalling NaNs (any NaN is fine as a weight).
+                const bool same = std::memcmp(&want, &out[i - 3], 4) == 0 ||
+                                  (std::isnan(want) && std::isnan(out[i - 3]));
+                mismatches += !same;
+            }
+            INFO("isa=" << std::string(isa_name(isa)) << " dtype=" << std::string(dtype_name(dtype)));
+            CHECK(mismatches == 0);
+        }
+    }
+}
+
+TEST_CASE("matmul: AVX-512 kernels are used only where the CPU has AVX-512") {
+    if (!cpu_features().avx512) {
+        CHECK(active_isa() != Isa::Avx512);
+        ThreadPool pool(1);
+        float x = 1, w = 1, y = 0;
+        ember_matmul_params p{&x, 1, &w, EMBER_DTYPE_F32, nullptr, &y, 1, 1, 1, 1, 0};
+        CHECK_THROWS_AS(cpu::matmul(p, pool, Isa::Avx512), Error);
+    }
+    if (!cpu_features().avx2) CHECK(active_isa() == Isa::Scalar);
+    const char* env = std::getenv("EMBER_ISA");
+    if (env == nullptr && cpu_features().avx512) CHECK(active_isa() == Isa::Avx512);
+    if (env == nullptr && cpu_features().avx2 && !cpu_features().avx512) CHECK(active_isa() == Isa::Avx2);
+}
+
+TEST_CASE("matmul: invalid parameters are rejected") {
+    ThreadPool pool(1);
+    std::vector<float> x(64, 1.0f), w(64, 1.0f), y(64, 0.0f);
+    const ember_matmul_params good{x.data(), 4, w.data(), EMBER_DTYPE_F32, nullptr, y.data(), 4, 4, 4, 4, 0};
+    auto status_of = [&](const ember_matmul_params& p) {
+        try {
+            cpu::matmul_ref(p);
+        } catch (const Error& e) {
+            CHECK_THROWS_AS(cpu::matmul(p, pool), Error);  // the fast path rejects it too
+            return e.status();
+        }
+        return EMBER_OK;
+    };
+    CHECK(status_of(good) == EMBER_OK);
+    auto with = [&](auto change) {
+        ember_matmul_params p = good;
+        change(p);
+        return status_of(p);
+    };
+    CHECK(with([](auto& p) { p.x = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.w = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.y = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.m = -1; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.n = -1; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.k = -1; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.k = 0; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.x_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.y_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.x_stride = INT64_MAX / 2; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.w_dtype = 99; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q8_0; }) == EMBER_ERR_MODEL_UNSUPPORTED);
+    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q4_K; }) == EMBER_ERR_MODEL_UNSUPPORTED);
+    // Empty outputs need no pointers at all.
+    CHECK(with([](auto& p) { p.m = 0; p.x = nullptr; p.y = nullptr; }) == EMBER_OK);
+    CHECK(with([](auto& p) { p.n = 0; p.w = nullptr; p.k = 0; }) == EMBER_OK);
+}
