@@ -67,6 +67,9 @@ final class EmbedCommand implements Callable<Integer> {
     }
 
     private List<int[]> readInput() throws IOException {
+        if (input != null && !Files.isReadable(input)) {
+            throw new BadInputException("cannot read input file " + input);
+        }
         ObjectMapper json = new ObjectMapper();
         List<int[]> sequences = new ArrayList<>();
         try (BufferedReader in = input == null

@@ -20,6 +20,11 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // The command line reports through stdout/stderr itself; library logging only for warnings
+        // unless asked (-Dorg.slf4j.simpleLogger.defaultLogLevel=info).
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
         System.exit(run(args));
     }
 
