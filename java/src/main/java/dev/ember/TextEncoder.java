@@ -25,6 +25,8 @@ final class TextEncoder implements AutoCloseable {
     private final int[] tail;
     /** {@link #tail} plus the family's end token when the post-processor does not add it. */
     private final int[] end;
+    private static final int MAX_CACHED_PROMPTS = 256;
+
     /** Tokens of each prompt prefix seen, without special tokens. */
     private final ConcurrentMap<String, Integer> promptLengths = new ConcurrentHashMap<>();
 
@@ -97,7 +99,12 @@ final class TextEncoder implements AutoCloseable {
         if (prefix.isEmpty()) {
             return 0;
         }
-        int tokens = promptLengths.computeIfAbsent(prefix, p -> tokenizer.encode(p, false).length);
+        Integer cached = promptLengths.get(prefix);
+        int tokens = cached != null ? cached : tokenizer.encode(prefix, false).length;
+        // A bounded cache: callers that vary the prefix per call (a task per request) would grow it forever.
+        if (cached == null && promptLengths.size() < MAX_CACHED_PROMPTS) {
+            promptLengths.put(prefix, tokens);
+        }
         return Math.max(0, head.length + tokens + tail.length - 1);
     }
 
