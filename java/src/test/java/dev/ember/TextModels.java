@@ -26,7 +26,7 @@ import java.util.stream.Stream;
  * size, written at test time (a 151,669 x 64 float32 table is 39 MB: too big to commit), plus the
  * genuine tokenizer.json files that tests/tokenizers/fetch.sh puts in build/tokenizers.
  */
-final class TextModels {
+public final class TextModels {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Qwen3's tokenizer: 151,643 BPE tokens and 26 added ones; Qwen3 configs say vocab_size 151669. */
     static final int QWEN3_VOCAB = 151669;
@@ -62,7 +62,7 @@ final class TextModels {
      * Qwen3-Embedding as published: Qwen3 layers, last-token pooling, and a tokenizer.json whose
      * post-processor appends <|endoftext|> (TemplateProcessing "$A <|endoftext|>").
      */
-    static synchronized Path qwen3Embedding() {
+    public static synchronized Path qwen3Embedding() {
         return model("qwen3-embedding", () -> {
             Path dir = fromGolden("qwen3-tiny", "qwen3-embedding", QWEN3_VOCAB, 1);
             writeTokenizer(qwen3Tokenizer(), dir, endOfTextTemplate());
@@ -80,7 +80,7 @@ final class TextModels {
     }
 
     /** llama-embed-nemotron's shape: bidirectional Llama, mean pooling, the Llama-3.1 tokenizer. */
-    static synchronized Path llamaEmbedNemotron() {
+    public static synchronized Path llamaEmbedNemotron() {
         return model("llama-embed-nemotron", () -> {
             Path dir = fromGolden("llama-bidir-tiny", "llama-embed-nemotron", LLAMA3_VOCAB, 2);
             writeTokenizer(llamaTokenizer(), dir, null);
