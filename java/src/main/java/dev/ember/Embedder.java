@@ -218,7 +218,8 @@ public final class Embedder implements AutoCloseable {
      * Returns one vector per sequence, in input order, L2-normalised unless the builder or the
      * model's {@code modules.json} said otherwise.
      *
-     * @throws InvalidInputException for an empty batch, an empty sequence or an id outside the vocabulary
+     * @throws InvalidInputException for an empty sequence or an id outside the vocabulary (an empty
+     *                               batch gives an empty result)
      */
     public float[][] embedTokens(int[][] sequences) {
         return embedTokens(sequences, null, normalize, 0);
