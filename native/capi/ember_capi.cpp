@@ -119,4 +119,32 @@ EMBER_API ember_status ember_forward_hidden(ember_model* model, const ember_batc
     });
 }
 
+EMBER_API ember_status ember_embed_arrays(ember_model* model, const int32_t* token_ids, const int32_t* cu_seqlens,
+                                          int32_t n_seqs, const int32_t* pool_start,
+                                          const int32_t* encoder_token_ids, const int32_t* encoder_cu_seqlens,
+                                          int32_t normalize, int32_t dimensions, float* out, size_t out_len) {
+    const ember_batch b{token_ids, cu_seqlens, n_seqs, pool_start, encoder_token_ids, encoder_cu_seqlens};
+    ember_embed_options o;
+    ember_embed_options_init(&o);
+    o.normalize = normalize;
+    o.dimensions = dimensions;
+    return ember_embed(model, &b, &o, out, out_len);
+}
+
+EMBER_API ember_status ember_forward_hidden_arrays(ember_model* model, const int32_t* token_ids,
+                                                   const int32_t* cu_seqlens, int32_t n_seqs,
+                                                   const int32_t* encoder_token_ids,
+                                                   const int32_t* encoder_cu_seqlens, float* out, size_t out_len) {
+    const ember_batch b{token_ids, cu_seqlens, n_seqs, nullptr, encoder_token_ids, encoder_cu_seqlens};
+    return ember_forward_hidden(model, &b, out, out_len);
+}
+
+EMBER_API ember_status ember_hidden_rows_arrays(const ember_model* model, const int32_t* token_ids,
+                                                const int32_t* cu_seqlens, int32_t n_seqs,
+                                                const int32_t* encoder_token_ids,
+                                                const int32_t* encoder_cu_seqlens, int64_t* rows) {
+    const ember_batch b{token_ids, cu_seqlens, n_seqs, nullptr, encoder_token_ids, encoder_cu_seqlens};
+    return ember_hidden_rows(model, &b, rows);
+}
+
 }  // extern "C"

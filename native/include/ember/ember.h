@@ -143,6 +143,21 @@ EMBER_API ember_status ember_embed(ember_model* model, const ember_batch* batch,
 EMBER_API ember_status ember_forward_hidden(ember_model* model, const ember_batch* batch,
                                             float* out, size_t out_len);
 
+/* ember_embed / ember_forward_hidden with the batch and options as plain arguments, for bindings
+ * that pass arrays (no structs to allocate on the caller's side). Optional arrays may be NULL. */
+EMBER_API ember_status ember_embed_arrays(ember_model* model, const int32_t* token_ids, const int32_t* cu_seqlens,
+                                          int32_t n_seqs, const int32_t* pool_start,
+                                          const int32_t* encoder_token_ids, const int32_t* encoder_cu_seqlens,
+                                          int32_t normalize, int32_t dimensions, float* out, size_t out_len);
+EMBER_API ember_status ember_forward_hidden_arrays(ember_model* model, const int32_t* token_ids,
+                                                   const int32_t* cu_seqlens, int32_t n_seqs,
+                                                   const int32_t* encoder_token_ids,
+                                                   const int32_t* encoder_cu_seqlens, float* out, size_t out_len);
+EMBER_API ember_status ember_hidden_rows_arrays(const ember_model* model, const int32_t* token_ids,
+                                                const int32_t* cu_seqlens, int32_t n_seqs,
+                                                const int32_t* encoder_token_ids,
+                                                const int32_t* encoder_cu_seqlens, int64_t* rows);
+
 /* Number of rows ember_forward_hidden writes for this batch. */
 EMBER_API ember_status ember_hidden_rows(const ember_model* model, const ember_batch* batch,
                                          int64_t* rows);

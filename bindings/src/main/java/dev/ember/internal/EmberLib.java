@@ -270,6 +270,23 @@ public final class EmberLib {
     public static native @Cast("ember_status") int ember_hidden_rows(
             @Const ember_model model, @Const ember_batch batch, @Cast("int64_t*") long[] rows);
 
+    /** ember_embed with plain arrays: no JavaCPP allocation on the hot path. */
+    public static native @Cast("ember_status") int ember_embed_arrays(
+            ember_model model, @Cast("const int32_t*") int[] token_ids, @Cast("const int32_t*") int[] cu_seqlens,
+            int n_seqs, @Cast("const int32_t*") int[] pool_start, @Cast("const int32_t*") int[] encoder_token_ids,
+            @Cast("const int32_t*") int[] encoder_cu_seqlens, int normalize, int dimensions, float[] out,
+            @Cast("size_t") long out_len);
+
+    public static native @Cast("ember_status") int ember_forward_hidden_arrays(
+            ember_model model, @Cast("const int32_t*") int[] token_ids, @Cast("const int32_t*") int[] cu_seqlens,
+            int n_seqs, @Cast("const int32_t*") int[] encoder_token_ids,
+            @Cast("const int32_t*") int[] encoder_cu_seqlens, float[] out, @Cast("size_t") long out_len);
+
+    public static native @Cast("ember_status") int ember_hidden_rows_arrays(
+            @Const ember_model model, @Cast("const int32_t*") int[] token_ids, @Cast("const int32_t*") int[] cu_seqlens,
+            int n_seqs, @Cast("const int32_t*") int[] encoder_token_ids,
+            @Cast("const int32_t*") int[] encoder_cu_seqlens, @Cast("int64_t*") long[] rows);
+
     // ------------------------------------------------------------------ kernels (kernels.h)
 
     /** y[m, n] (+)= x[m, k] * W[n, k]^T (+ bias[n]). */

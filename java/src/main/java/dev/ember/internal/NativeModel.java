@@ -5,8 +5,6 @@ import dev.ember.ModelInfo;
 import dev.ember.Pooling;
 import java.nio.charset.StandardCharsets;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
 
 /**
@@ -15,6 +13,12 @@ import org.bytedeco.javacpp.PointerScope;
  */
 public final class NativeModel implements AutoCloseable {
     static {
+        // JavaCPP refuses allocations once the process's resident memory passes 4x the Java heap,
+        // and mapped model weights count; Ember's few allocations are small, so unless the
+        // application chose a limit itself, lift it (effective only if JavaCPP is not loaded yet).
+        if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+            System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+        }
         // Loads the native libraries before any JavaCPP pointer is created.
         org.bytedeco.javacpp.Loader.load(EmberLib.class);
     }
@@ -104,42 +108,42 @@ public final class NativeModel implements AutoCloseable {
         }
     }
 
-    /** Pooled (and optionally normalised / truncated) embeddings, one row per sequence. */
+    /**
+     * Pooled (and optionally normalised / truncated) embeddings, one row per sequence. Java arrays
+     * go straight to the native call: no JavaCPP allocation, so JavaCPP's memory limits (which
+     * count the mapped model weights) never refuse a call.
+     */
     public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, boolean normalize, int dimensions) {
         int nSeqs = cuSeqlens.length - 1;
-        try (PointerScope scope = new PointerScope()) {
-            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart);
-            EmberLib.ember_embed_options opts = new EmberLib.ember_embed_options();
-            EmberLib.ember_embed_options_init(opts);
-            opts.normalize(normalize ? 1 : 0);
-            opts.dimensions(dimensions);
-            int width = dimensions == 0 ? info().embeddingSize() : dimensions;
-            FloatPointer out = new FloatPointer((long) nSeqs * width);
-            NativeStatus.check(EmberLib.ember_embed(handle(), batch, opts, out, (long) nSeqs * width));
-            float[][] result = new float[nSeqs][width];
-            for (int s = 0; s < nSeqs; s++) {
-                out.position((long) s * width).get(result[s]);
-            }
-            return result;
+        int width = dimensions == 0 ? info.embeddingSize() : dimensions;
+        float[] out = new float[Math.multiplyExact(nSeqs, width)];
+        NativeStatus.check(EmberLib.ember_embed_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, poolStart, null,
+                null, normalize ? 1 : 0, dimensions, out, out.length));
+        float[][] result = new float[nSeqs][];
+        for (int s = 0; s < nSeqs; s++) {
+            result[s] = java.util.Arrays.copyOfRange(out, s * width, (s + 1) * width);
         }
+        return result;
     }
 
     /** last_hidden_state rows of the whole batch, flat. */
     public float[] forwardHidden(int[] ids, int[] cuSeqlens) {
-        try (PointerScope scope = new PointerScope()) {
-            EmberLib.ember_batch batch = batch(ids, cuSeqlens, null);
-            long[] rows = new long[1];
-            NativeStatus.check(EmberLib.ember_hidden_rows(handle(), batch, rows));
-            long n = rows[0] * info().hiddenSize();
-            if (n > Integer.MAX_VALUE - 8) {
-                throw new dev.ember.InvalidInputException("hidden states of " + rows[0] + " rows do not fit a Java array");
-            }
-            FloatPointer out = new FloatPointer(n);
-            NativeStatus.check(EmberLib.ember_forward_hidden(handle(), batch, out, n));
-            float[] result = new float[(int) n];
-            out.get(result);
-            return result;
+        int nSeqs = cuSeqlens.length - 1;
+        long[] rows = new long[1];
+        NativeStatus.check(EmberLib.ember_hidden_rows_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, null, null, rows));
+        long n = rows[0] * info.hiddenSize();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new dev.ember.InvalidInputException("hidden states of " + rows[0] + " rows do not fit a Java array");
         }
+        float[] out = new float[(int) n];
+        NativeStatus.check(EmberLib.ember_forward_hidden_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, null, null,
+                out, out.length));
+        return out;
+    }
+
+    /** A zero-length Java array may arrive in C as NULL; the native side then reports the empty sequence. */
+    private static int[] nonEmpty(int[] ids) {
+        return ids.length == 0 ? new int[1] : ids;
     }
 
     @Override
@@ -155,18 +159,6 @@ public final class NativeModel implements AutoCloseable {
             throw new dev.ember.EmberClosedException("the native model was freed");
         }
         return handle;
-    }
-
-    private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart) {
-        EmberLib.ember_batch batch = new EmberLib.ember_batch();
-        // An empty IntPointer would be null in C; keep one element so the pointer is valid.
-        batch.token_ids(new IntPointer(ids.length == 0 ? new int[1] : ids));
-        batch.cu_seqlens(new IntPointer(cuSeqlens));
-        batch.n_seqs(cuSeqlens.length - 1);
-        if (poolStart != null) {
-            batch.pool_start(new IntPointer(poolStart));
-        }
-        return batch;
     }
 
     private static String cString(BytePointer p) {
