@@ -119,6 +119,93 @@ public final class Embedder implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Embeds token-id sequences with everything an architecture may need besides the ids, as one
+     * ragged batch: NV-Embed's instruction lengths (left out of pooling, still attended to) and
+     * Causal2Vec's encoder ids (its own tokenizer's ids of the same text). L2-normalised unless the
+     * builder said otherwise.
+     *
+     * @param poolStart  per sequence, leading tokens left out of mean / latent pooling, or null
+     * @param encoderIds per sequence, the encoder's token ids (Causal2Vec, required there), or null
+     * @throws InvalidInputException for mismatched lengths, an empty sequence, an id outside a vocabulary,
+     *                               encoder ids for a model without an encoder or none for Causal2Vec
+     */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds) {
+        return embedTokens(sequences, poolStart, encoderIds, normalize, 0);
+    }
+
+    /** As {@link #embedTokens(int[][], int[], int[][])} with explicit normalisation and Matryoshka dimensions. */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds, boolean normalize,
+            int dimensions) {
+        if (encoderIds == null) {
+            return embedTokens(sequences, poolStart, normalize, dimensions);
+        }
+        Objects.requireNonNull(sequences, "sequences");
+        if (dimensions < 0 || dimensions > info.embeddingSize()) {
+            throw new InvalidInputException("dimensions must be in [1, " + info.embeddingSize() + "] (0 = all), got "
+                    + dimensions);
+        }
+        if (poolStart != null && poolStart.length != sequences.length) {
+            throw new InvalidInputException("poolStart has " + poolStart.length + " entries for "
+                    + sequences.length + " sequences");
+        }
+        if (encoderIds.length != sequences.length) {
+            throw new InvalidInputException("encoderIds has " + encoderIds.length + " entries for "
+                    + sequences.length + " sequences");
+        }
+        if (sequences.length == 0) {
+            return new float[0][];
+        }
+        Ragged batch = Ragged.of(sequences);
+        Ragged encoder = Ragged.of(encoderIds);
+        return withModel(() -> model.embed(batch.ids, batch.cuSeqlens, poolStart, encoder.ids, encoder.cuSeqlens,
+                normalize, dimensions));
+    }
+
+    /**
+     * The decoder's last hidden state for one sequence, with the encoder ids Causal2Vec needs
+     * (null otherwise). Causal2Vec returns one more row than ids: its contextual token.
+     */
+    public float[][] lastHiddenState(int[] ids, int[] encoderIds) {
+        Objects.requireNonNull(ids, "ids");
+        Ragged batch = Ragged.of(new int[][] {ids});
+        Ragged encoder = encoderIds == null ? null : Ragged.of(new int[][] {encoderIds});
+        float[] flat = withModel(() -> model.forwardHidden(batch.ids, batch.cuSeqlens,
+                encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens));
+        int h = info.hiddenSize();
+        float[][] out = new float[flat.length / h][h];
+        for (int r = 0; r < out.length; r++) {
+            System.arraycopy(flat, r * h, out[r], 0, h);
+        }
+        return out;
+    }
+
+    /**
+     * An intermediate output for one sequence, for checks against reference implementations.
+     *
+     * @param poolStart  leading tokens left out of pooling (NV-Embed's instruction length), or 0
+     * @param encoderIds the encoder's ids (Causal2Vec), or null
+     * @throws InvalidInputException when this model has no such output
+     */
+    public float[][] intermediate(Intermediate which, int[] ids, int poolStart, int[] encoderIds) {
+        Objects.requireNonNull(which, "which");
+        Objects.requireNonNull(ids, "ids");
+        Ragged batch = Ragged.of(new int[][] {ids});
+        Ragged encoder = encoderIds == null ? null : Ragged.of(new int[][] {encoderIds});
+        int[] starts = poolStart == 0 ? null : new int[] {poolStart};
+        return withModel(() -> model.forwardIntermediate(which.code, batch.ids, batch.cuSeqlens, starts,
+                encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens));
+    }
+
+    /**
+     * What the native side recognized in the model folder, as a JSON object: family, backbone
+     * dimensions, attention, pooling, RoPE, dtype, prompt formats and the folder's
+     * sentence-transformers prompts, the architecture's own parts, memory.
+     */
+    public String describe() {
+        return withModel(model::describe);
+    }
+
     /** Frees the native model after calls in flight finish. Idempotent. */
     @Override
     public void close() {

@@ -23,7 +23,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ember embed}: JSONL in ({@code {"ids": [...]}} per line), JSONL out ({@code
+ * {@code ember embed}: JSONL in ({@code {"ids": [...]}} per line, plus {@code "instruction_len"}
+ * for NV-Embed and {@code "encoder_ids"} for Causal2Vec: see {@link TokenLine}), JSONL out ({@code
  * {"embedding": [...]}} per line, same order). The whole input is read and checked before any
  * output is written; with {@code --output} the file appears only when every line succeeded.
  */
@@ -46,7 +47,7 @@ final class EmbedCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        List<int[]> sequences = readInput();
+        List<TokenLine> sequences = readInput();
         try (Embedder embedder = model.builder().optNormalize(!noNormalize).build()) {
             if (output == null) {
                 OutputStream stdout = System.out;
@@ -66,12 +67,12 @@ final class EmbedCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<int[]> readInput() throws IOException {
+    private List<TokenLine> readInput() throws IOException {
         if (input != null && !Files.isReadable(input)) {
             throw new BadInputException("cannot read input file " + input);
         }
         ObjectMapper json = new ObjectMapper();
-        List<int[]> sequences = new ArrayList<>();
+        List<TokenLine> sequences = new ArrayList<>();
         try (BufferedReader in = input == null
                 ? new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))
                 : Files.newBufferedReader(input, StandardCharsets.UTF_8)) {
@@ -85,29 +86,22 @@ final class EmbedCommand implements Callable<Integer> {
                 sequences.add(parseLine(json, line, lineNo));
             }
         }
+        int mixed = TokenLine.inconsistentEncoderLine(sequences);
+        if (mixed > 0) {
+            throw new BadInputException("input line " + mixed + ": either every line has \"encoder_ids\" or none "
+                    + "does (nothing was written)");
+        }
         return sequences;
     }
 
-    private int[] parseLine(ObjectMapper json, String line, int lineNo) {
+    private TokenLine parseLine(ObjectMapper json, String line, int lineNo) {
         JsonNode node;
         try {
             node = json.readTree(line);
         } catch (IOException e) {
             throw bad(lineNo, "not valid JSON");
         }
-        JsonNode ids = node == null ? null : node.get("ids");
-        if (ids == null || !ids.isArray()) {
-            throw bad(lineNo, "expected an object with an \"ids\" array");
-        }
-        int[] out = new int[ids.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonNode id = ids.get(i);
-            if (!id.canConvertToInt()) {
-                throw bad(lineNo, "ids[" + i + "] is not an integer");
-            }
-            out[i] = id.intValue();
-        }
-        return out;
+        return TokenLine.parse(node, what -> bad(lineNo, what));
     }
 
     private BadInputException bad(int lineNo, String what) {
@@ -115,17 +109,17 @@ final class EmbedCommand implements Callable<Integer> {
         return new BadInputException(where + " line " + lineNo + ": " + what + " (nothing was written)");
     }
 
-    private static void writeAll(Embedder embedder, List<int[]> sequences, Writer out) throws IOException {
+    private static void writeAll(Embedder embedder, List<TokenLine> sequences, Writer out) throws IOException {
         ObjectMapper json = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
         int start = 0;
         while (start < sequences.size()) {
             int end = start;
             long tokens = 0;
-            while (end < sequences.size() && (end == start || tokens + sequences.get(end).length <= TOKEN_BUDGET)) {
-                tokens += sequences.get(end).length;
+            while (end < sequences.size() && (end == start || tokens + sequences.get(end).ids().length <= TOKEN_BUDGET)) {
+                tokens += sequences.get(end).ids().length;
                 end++;
             }
-            float[][] vectors = embedder.embedTokens(sequences.subList(start, end));
+            float[][] vectors = TokenLine.embed(embedder, sequences.subList(start, end));
             for (float[] v : vectors) {
                 out.write("{\"embedding\":");
                 out.write(json.writeValueAsString(v));

@@ -8,6 +8,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * One native model handle and the calls on it. Internal: {@link dev.ember.Embedder} owns it and
@@ -106,9 +107,18 @@ public final class NativeModel implements AutoCloseable {
 
     /** Pooled (and optionally normalised / truncated) embeddings, one row per sequence. */
     public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, boolean normalize, int dimensions) {
+        return embed(ids, cuSeqlens, poolStart, null, null, normalize, dimensions);
+    }
+
+    /**
+     * As {@link #embed(int[], int[], int[], boolean, int)}, with the encoder's ragged ids
+     * (Causal2Vec; null for every other model).
+     */
+    public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds, int[] encoderCuSeqlens,
+            boolean normalize, int dimensions) {
         int nSeqs = cuSeqlens.length - 1;
         try (PointerScope scope = new PointerScope()) {
-            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart);
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart, encoderIds, encoderCuSeqlens);
             EmberLib.ember_embed_options opts = new EmberLib.ember_embed_options();
             EmberLib.ember_embed_options_init(opts);
             opts.normalize(normalize ? 1 : 0);
@@ -126,8 +136,13 @@ public final class NativeModel implements AutoCloseable {
 
     /** last_hidden_state rows of the whole batch, flat. */
     public float[] forwardHidden(int[] ids, int[] cuSeqlens) {
+        return forwardHidden(ids, cuSeqlens, null, null);
+    }
+
+    /** As {@link #forwardHidden(int[], int[])}, with the encoder's ragged ids (Causal2Vec). */
+    public float[] forwardHidden(int[] ids, int[] cuSeqlens, int[] encoderIds, int[] encoderCuSeqlens) {
         try (PointerScope scope = new PointerScope()) {
-            EmberLib.ember_batch batch = batch(ids, cuSeqlens, null);
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, null, encoderIds, encoderCuSeqlens);
             long[] rows = new long[1];
             NativeStatus.check(EmberLib.ember_hidden_rows(handle(), batch, rows));
             long n = rows[0] * info().hiddenSize();
@@ -138,6 +153,42 @@ public final class NativeModel implements AutoCloseable {
             NativeStatus.check(EmberLib.ember_forward_hidden(handle(), batch, out, n));
             float[] result = new float[(int) n];
             out.get(result);
+            return result;
+        }
+    }
+
+    /** What the native side recognized in the model, as a JSON object's text (ember_model_describe). */
+    public String describe() {
+        try (PointerScope scope = new PointerScope()) {
+            SizeTPointer needed = new SizeTPointer(1);
+            NativeStatus.check(EmberLib.ember_model_describe(handle(), null, 0, needed));
+            byte[] buf = new byte[(int) needed.get()];
+            NativeStatus.check(EmberLib.ember_model_describe(handle(), buf, buf.length, null));
+            return new String(buf, 0, buf.length - 1, StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * An intermediate output (an {@code EMBER_INTERMEDIATE_*} code) of the batch: rows of the
+     * width the native side reports.
+     */
+    public float[][] forwardIntermediate(int which, int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds,
+            int[] encoderCuSeqlens) {
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart, encoderIds, encoderCuSeqlens);
+            long[] rows = new long[1];
+            long[] cols = new long[1];
+            NativeStatus.check(EmberLib.ember_intermediate_shape(handle(), batch, which, rows, cols));
+            long n = rows[0] * cols[0];
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new dev.ember.InvalidInputException("an output of " + rows[0] + " rows does not fit a Java array");
+            }
+            FloatPointer out = new FloatPointer(Math.max(1, n));
+            NativeStatus.check(EmberLib.ember_forward_intermediate(handle(), batch, which, out, n));
+            float[][] result = new float[(int) rows[0]][(int) cols[0]];
+            for (int r = 0; r < result.length; r++) {
+                out.position(r * cols[0]).get(result[r]);
+            }
             return result;
         }
     }
@@ -155,6 +206,16 @@ public final class NativeModel implements AutoCloseable {
             throw new dev.ember.EmberClosedException("the native model was freed");
         }
         return handle;
+    }
+
+    private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds,
+            int[] encoderCuSeqlens) {
+        EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart);
+        if (encoderIds != null) {
+            batch.encoder_token_ids(new IntPointer(encoderIds.length == 0 ? new int[1] : encoderIds));
+            batch.encoder_cu_seqlens(new IntPointer(encoderCuSeqlens));
+        }
+        return batch;
     }
 
     private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart) {
