@@ -20,7 +20,7 @@ const std::vector<Family>& families() {
         {"nv-embed", {"NVEmbedModel"}, {"nvembed"},
          FamilyKind::NvEmbed, AttentionDefault::Bidirectional, EMBER_POOLING_LATENT,
          "Instruct: {task}\nQuery: {text}", "{text}", "append", true,
-         "inputs are instruction + text + eos, right-padded; the instruction is attended to but not pooled"},
+         "inputs are instruction + text + eos; the instruction is attended to but left out of the mean (instruction_len)"},
         {"causal2vec", {"Causal2VecModel"}, {"causal2vec"},
          FamilyKind::Causal2Vec, AttentionDefault::Causal, EMBER_POOLING_CONCAT_CONTEXTUAL_LAST,
          "", "{text}", "tokenizer", false,
