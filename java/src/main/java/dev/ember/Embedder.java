@@ -4,6 +4,8 @@ import dev.ember.internal.NativeModel;
 import java.lang.ref.Cleaner;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -13,24 +15,51 @@ import org.slf4j.LoggerFactory;
 /**
  * Computes embeddings with one loaded model.
  *
+ * <pre>{@code
+ * try (Embedder embedder = Embedder.builder().setModel(Path.of("Qwen3-Embedding-0.6B")).build()) {
+ *     float[][] docs = embedder.embedDocuments(List.of("Ember runs decoder LLMs.", "Paris is in France."));
+ *     float[][] queries = embedder.embedQueries("Given a question, retrieve passages that answer it",
+ *             List.of("Where is Paris?"));
+ * }
+ * }</pre>
+ *
+ * <p>API shape: everything reduces to one batch method per input kind, as in langchain4j's
+ * {@code EmbeddingModel}: {@link #embed(List, EmbedOptions)} for texts (it returns the vectors with
+ * how many inputs were truncated) and {@link #embedTokens(int[][], int[], boolean, int)} for token
+ * ids. {@link #embedDocuments} and {@link #embedQueries} are the two common calls, spelled out. The
+ * way each family expects its input (query format, special tokens, which tokens count in pooling)
+ * comes from the model folder and {@link ModelInfo#family()}; {@link EmbedOptions} and {@link Prompt}
+ * say what to change.
+ *
+ * <p>Text needs the model folder's {@code tokenizer.json} (or {@link Builder#optTokenizer}); without
+ * one the text methods throw {@link NoTokenizerException} and token ids still work. Inputs longer
+ * than the maximum length ({@link Builder#optMaxLength}, default the model's trained context) are
+ * truncated, or rejected with {@link Truncation#ERROR}. An empty string is embedded as the prompt
+ * and special tokens alone (Qwen3-Embedding: {@code <|endoftext|>}; Llama 3:
+ * {@code <|begin_of_text|>}); when that leaves no token at all it is an {@link InvalidInputException}.
+ *
+ * <p>Batching: a call may hold any number of inputs. They are sorted by length and sent to the
+ * native model in ragged batches of at most {@link Builder#optTokenBudget} tokens (a longer input
+ * goes alone), which bounds the native working memory; results come back in input order and do not
+ * depend on how inputs were grouped.
+ *
  * <p>Thread-safe: any number of threads may call the embed methods at once. {@link #close()} waits
  * for calls in flight, frees the native model, and makes later calls throw {@link
  * EmberClosedException}. An Embedder that is never closed is freed by a {@link Cleaner} with a
  * warning; close it explicitly (try-with-resources).
- *
- * <pre>{@code
- * try (Embedder embedder = Embedder.builder().setModel(Path.of("Qwen3-Embedding-0.6B")).build()) {
- *     float[][] vectors = embedder.embedTokens(new int[][] {{9707, 1879, 151643}});
- * }
- * }</pre>
  */
 public final class Embedder implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Embedder.class);
     private static final Cleaner CLEANER = Cleaner.create();
 
+    /** Tokens per native call unless the builder says otherwise: keeps every core busy, bounds memory. */
+    static final int DEFAULT_TOKEN_BUDGET = 16384;
+
     private final NativeModel model;
     private final ModelInfo info;
     private final boolean normalize;
+    private final int tokenBudget;
+    private final TextEncoder text;
     private final Path path;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final LeakGuard guard;
@@ -39,13 +68,43 @@ public final class Embedder implements AutoCloseable {
 
     private Embedder(Builder b) {
         this.path = b.model;
-        this.normalize = b.normalize;
+        this.tokenBudget = b.tokenBudget;
         this.model = NativeModel.load(b.model.toString(), b.backend, b.threads, b.device);
         this.info = model.info();
         this.guard = new LeakGuard(model, b.model.toString());
         this.cleanable = CLEANER.register(this, guard);
-        LOG.info("loaded {} ({}, {} layers, hidden {}) on {} from {}", info.family(), info.architecture(),
-                info.numLayers(), info.hiddenSize(), info.backend(), b.model);
+        try {
+            ModelPrompts prompts = ModelPrompts.read(b.model, info.family());
+            this.normalize = b.normalize != null ? b.normalize : prompts.normalize();
+            this.text = loadText(b, prompts);
+            guard.text = text;
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        LOG.info("loaded {} ({}, {} layers, hidden {}) on {} from {}{}", info.family(), info.architecture(),
+                info.numLayers(), info.hiddenSize(), info.backend(), b.model,
+                text == null ? " (no tokenizer: token ids only)" : "");
+    }
+
+    private TextEncoder loadText(Builder b, ModelPrompts prompts) {
+        Path file = b.tokenizer != null ? b.tokenizer
+                : Files.isDirectory(b.model) ? b.model.resolve("tokenizer.json") : null;
+        if (file == null || (b.tokenizer == null && !Files.exists(file))) {
+            return null;
+        }
+        int maxLength = b.maxLength > 0 ? b.maxLength : info.maxPositions();
+        if (maxLength > info.maxPositions()) {
+            LOG.warn("max length {} is longer than the {} positions {} was trained for", maxLength,
+                    info.maxPositions(), b.model);
+        }
+        Tokenizer tokenizer = Tokenizer.load(file);
+        try {
+            return new TextEncoder(tokenizer, prompts, maxLength, b.truncation);
+        } catch (RuntimeException e) {
+            tokenizer.close();
+            throw e;
+        }
     }
 
     public static Builder builder() {
@@ -61,12 +120,111 @@ public final class Embedder implements AutoCloseable {
         return info;
     }
 
+    /** Whether text can be embedded (a tokenizer was found or given). */
+    public boolean hasTokenizer() {
+        return text != null;
+    }
+
     /**
-     * Embeds token-id sequences (fed exactly as given: no special tokens added) as one ragged
-     * batch. Returns one vector per sequence, in input order, L2-normalised unless the builder
-     * said otherwise.
+     * Embeds texts: the one batch method for text, which every other text method calls.
      *
-     * @throws InvalidInputException for an empty batch, an empty sequence or an id outside the vocabulary
+     * @return the vectors in input order, with how many inputs were truncated
+     * @throws NoTokenizerException   when this Embedder has no tokenizer
+     * @throws InvalidInputException  for a null text, an unknown prompt name, a query prompt for a
+     *                                family without a query format, dimensions above the embedding
+     *                                size, or an input that tokenizes to nothing
+     * @throws InputTooLongException  for an input over the maximum length under {@link Truncation#ERROR}
+     */
+    public Embeddings embed(List<String> texts, EmbedOptions options) {
+        Objects.requireNonNull(options, "options");
+        List<TokenizedInput> inputs = tokenize(texts, options);
+        int truncated = 0;
+        long tokens = 0;
+        for (TokenizedInput in : inputs) {
+            truncated += in.truncated() ? 1 : 0;
+            tokens += in.ids().length;
+        }
+        float[][] vectors = embedTokens(inputs, options);
+        if (truncated > 0) {
+            LOG.debug("{} of {} inputs were longer than {} tokens and were truncated", truncated, inputs.size(),
+                    text.maxLength());
+        }
+        return new Embeddings(vectors, truncated, tokens);
+    }
+
+    /**
+     * Embeds inputs from {@link #tokenize} (or made by hand) with the options' normalisation and
+     * dimensions; their prompt was applied when tokenizing. Results in input order.
+     */
+    public float[][] embedTokens(List<TokenizedInput> inputs, EmbedOptions options) {
+        Objects.requireNonNull(inputs, "inputs");
+        Objects.requireNonNull(options, "options");
+        int[][] ids = new int[inputs.size()][];
+        int[] poolStart = new int[inputs.size()];
+        int[][] encoderIds = null;
+        for (int i = 0; i < ids.length; i++) {
+            TokenizedInput in = Objects.requireNonNull(inputs.get(i), "inputs contains null");
+            ids[i] = in.ids();
+            poolStart[i] = in.poolStart();
+            if (in.encoderIds() != null) {
+                encoderIds = encoderIds == null ? new int[ids.length][] : encoderIds;
+                encoderIds[i] = in.encoderIds();
+            }
+        }
+        boolean norm = options.normalize() != null ? options.normalize() : normalize;
+        return embedTokens(ids, poolStart, encoderIds, norm, options.dimensions());
+    }
+
+    /**
+     * Embeds documents (passages to search in): {@link Prompt#document()}, the model's defaults
+     * otherwise. Logs a warning when inputs were truncated.
+     */
+    public float[][] embedDocuments(List<String> documents) {
+        return warnTruncated(embed(documents, EmbedOptions.documents()));
+    }
+
+    /**
+     * Embeds search queries for a task, in the family's query format ({@link Prompt#query}), e.g.
+     * {@code "Given a web search query, retrieve relevant passages that answer the query"}. Logs a
+     * warning when inputs were truncated.
+     */
+    public float[][] embedQueries(String task, List<String> queries) {
+        return warnTruncated(embed(queries, EmbedOptions.query(task)));
+    }
+
+    /**
+     * The inputs exactly as {@link #embed(List, EmbedOptions)} gives them to the model: prompt and
+     * special tokens included, truncated, with the pool start of an excluded prompt.
+     * {@code embedTokens(ids, poolStarts, ...)} on these gives the same vectors as {@code embed}.
+     */
+    public List<TokenizedInput> tokenize(List<String> texts, EmbedOptions options) {
+        Objects.requireNonNull(texts, "texts");
+        Objects.requireNonNull(options, "options");
+        if (text == null) {
+            throw new NoTokenizerException(path + " has no tokenizer.json; embed token ids with embedTokens, or give "
+                    + "a tokenizer with Embedder.Builder.optTokenizer");
+        }
+        if (texts.isEmpty()) {
+            return List.of();
+        }
+        return withModel(() -> text.encode(texts, options));
+    }
+
+    private float[][] warnTruncated(Embeddings result) {
+        if (result.truncated() > 0) {
+            LOG.warn("{} of {} inputs were longer than {} tokens and were truncated", result.truncated(),
+                    result.vectors().length, text.maxLength());
+        }
+        return result.vectors();
+    }
+
+    /**
+     * Embeds token-id sequences, fed exactly as given: no special tokens added, nothing truncated.
+     * Returns one vector per sequence, in input order, L2-normalised unless the builder or the
+     * model's {@code modules.json} said otherwise.
+     *
+     * @throws InvalidInputException for an empty sequence or an id outside the vocabulary (an empty
+     *                               batch gives an empty result)
      */
     public float[][] embedTokens(int[][] sequences) {
         return embedTokens(sequences, null, normalize, 0);
@@ -87,7 +245,36 @@ public final class Embedder implements AutoCloseable {
      *                   when asked); 0 keeps all
      */
     public float[][] embedTokens(int[][] sequences, int[] poolStart, boolean normalize, int dimensions) {
+        return embedTokens(sequences, poolStart, null, normalize, dimensions);
+    }
+
+    /**
+     * Embeds token-id sequences with everything an architecture may need besides the ids:
+     * NV-Embed's instruction lengths ({@code poolStart}: left out of pooling, still attended to) and
+     * Causal2Vec's encoder ids (its own tokenizer's ids of the same text, one array per sequence).
+     * L2-normalised unless the builder or the model's {@code modules.json} said otherwise.
+     *
+     * @param poolStart  per sequence, leading tokens left out of mean / latent pooling, or null
+     * @param encoderIds per sequence, the encoder's token ids (Causal2Vec, required there), or null
+     * @throws InvalidInputException for mismatched lengths, an empty sequence, an id outside a
+     *                               vocabulary, encoder ids for a model without an encoder or none
+     *                               for Causal2Vec
+     */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds) {
+        return embedTokens(sequences, poolStart, encoderIds, normalize, 0);
+    }
+
+    /**
+     * As {@link #embedTokens(int[][], int[], int[][])} with explicit normalisation and Matryoshka
+     * dimensions (0 keeps all).
+     */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds, boolean normalize,
+            int dimensions) {
         Objects.requireNonNull(sequences, "sequences");
+        if (encoderIds != null && encoderIds.length != sequences.length) {
+            throw new InvalidInputException("encoderIds has " + encoderIds.length + " entries for "
+                    + sequences.length + " sequences");
+        }
         if (dimensions < 0 || dimensions > info.embeddingSize()) {
             throw new InvalidInputException("dimensions must be in [1, " + info.embeddingSize() + "] (0 = all), got "
                     + dimensions);
@@ -96,11 +283,76 @@ public final class Embedder implements AutoCloseable {
             throw new InvalidInputException("poolStart has " + poolStart.length + " entries for "
                     + sequences.length + " sequences");
         }
-        if (sequences.length == 0) {
-            return new float[0][];
+        // Checked here as well as natively so that a message names the caller's index, not the
+        // index inside whichever sub-batch the sequence landed in.
+        Integer[] order = new Integer[sequences.length];
+        for (int s = 0; s < order.length; s++) {
+            checkSequence(sequences, poolStart, s);
+            if (encoderIds != null && (encoderIds[s] == null || encoderIds[s].length == 0)) {
+                throw new InvalidInputException("sequence " + s + " has no encoder ids: give them for every sequence "
+                        + "or for none");
+            }
+            order[s] = s;
         }
-        Ragged batch = Ragged.of(sequences);
-        return withModel(() -> model.embed(batch.ids, batch.cuSeqlens, poolStart, normalize, dimensions));
+        // Longest first: one that does not fit memory fails before the others ran.
+        Arrays.sort(order, Comparator.comparingInt((Integer s) -> sequences[s].length).reversed());
+        float[][] out = new float[sequences.length][];
+        int start = 0;
+        while (start < order.length) {
+            int end = start;
+            long tokens = 0;
+            while (end < order.length && (end == start || tokens + tokensOf(sequences, encoderIds, order[end]) <= tokenBudget)) {
+                tokens += tokensOf(sequences, encoderIds, order[end]);
+                end++;
+            }
+            int[][] part = new int[end - start][];
+            int[] partPoolStart = poolStart == null ? null : new int[part.length];
+            int[][] partEncoder = encoderIds == null ? null : new int[part.length][];
+            for (int i = 0; i < part.length; i++) {
+                part[i] = sequences[order[start + i]];
+                if (partPoolStart != null) {
+                    partPoolStart[i] = poolStart[order[start + i]];
+                }
+                if (partEncoder != null) {
+                    partEncoder[i] = encoderIds[order[start + i]];
+                }
+            }
+            Ragged batch = Ragged.of(part);
+            Ragged encoder = partEncoder == null ? null : Ragged.of(partEncoder);
+            float[][] vectors = withModel(() -> model.embed(batch.ids, batch.cuSeqlens, partPoolStart,
+                    encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens, normalize,
+                    dimensions));
+            for (int i = 0; i < part.length; i++) {
+                out[order[start + i]] = vectors[i];
+            }
+            start = end;
+        }
+        return out;
+    }
+
+    /** Tokens sequence s costs a batch: its ids, plus its encoder ids when there are any. */
+    private static long tokensOf(int[][] sequences, int[][] encoderIds, int s) {
+        return sequences[s].length + (encoderIds == null ? 0 : encoderIds[s].length);
+    }
+
+    private void checkSequence(int[][] sequences, int[] poolStart, int s) {
+        int[] seq = sequences[s];
+        if (seq == null) {
+            throw new InvalidInputException("sequence " + s + " is null");
+        }
+        if (seq.length == 0) {
+            throw new InvalidInputException("sequence " + s + " is empty: every sequence needs at least one token");
+        }
+        for (int p = 0; p < seq.length; p++) {
+            if (seq[p] < 0 || seq[p] >= info.vocabSize()) {
+                throw new InvalidInputException("sequence " + s + ": token id " + seq[p] + " at position " + p
+                        + " is outside the vocabulary [0, " + info.vocabSize() + ")");
+            }
+        }
+        if (poolStart != null && (poolStart[s] < 0 || poolStart[s] >= seq.length)) {
+            throw new InvalidInputException("sequence " + s + ": pool start " + poolStart[s]
+                    + " must leave at least one of its " + seq.length + " tokens to pool");
+        }
     }
 
     /**
@@ -117,49 +369,6 @@ public final class Embedder implements AutoCloseable {
             System.arraycopy(flat, r * h, out[r], 0, h);
         }
         return out;
-    }
-
-    /**
-     * Embeds token-id sequences with everything an architecture may need besides the ids, as one
-     * ragged batch: NV-Embed's instruction lengths (left out of pooling, still attended to) and
-     * Causal2Vec's encoder ids (its own tokenizer's ids of the same text). L2-normalised unless the
-     * builder said otherwise.
-     *
-     * @param poolStart  per sequence, leading tokens left out of mean / latent pooling, or null
-     * @param encoderIds per sequence, the encoder's token ids (Causal2Vec, required there), or null
-     * @throws InvalidInputException for mismatched lengths, an empty sequence, an id outside a vocabulary,
-     *                               encoder ids for a model without an encoder or none for Causal2Vec
-     */
-    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds) {
-        return embedTokens(sequences, poolStart, encoderIds, normalize, 0);
-    }
-
-    /** As {@link #embedTokens(int[][], int[], int[][])} with explicit normalisation and Matryoshka dimensions. */
-    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds, boolean normalize,
-            int dimensions) {
-        if (encoderIds == null) {
-            return embedTokens(sequences, poolStart, normalize, dimensions);
-        }
-        Objects.requireNonNull(sequences, "sequences");
-        if (dimensions < 0 || dimensions > info.embeddingSize()) {
-            throw new InvalidInputException("dimensions must be in [1, " + info.embeddingSize() + "] (0 = all), got "
-                    + dimensions);
-        }
-        if (poolStart != null && poolStart.length != sequences.length) {
-            throw new InvalidInputException("poolStart has " + poolStart.length + " entries for "
-                    + sequences.length + " sequences");
-        }
-        if (encoderIds.length != sequences.length) {
-            throw new InvalidInputException("encoderIds has " + encoderIds.length + " entries for "
-                    + sequences.length + " sequences");
-        }
-        if (sequences.length == 0) {
-            return new float[0][];
-        }
-        Ragged batch = Ragged.of(sequences);
-        Ragged encoder = Ragged.of(encoderIds);
-        return withModel(() -> model.embed(batch.ids, batch.cuSeqlens, poolStart, encoder.ids, encoder.cuSeqlens,
-                normalize, dimensions));
     }
 
     /**
@@ -261,6 +470,7 @@ public final class Embedder implements AutoCloseable {
     private static final class LeakGuard implements Runnable {
         private final NativeModel model;
         private final String path;
+        private volatile TextEncoder text;
         private volatile boolean explicit;
 
         LeakGuard(NativeModel model, String path) {
@@ -274,6 +484,9 @@ public final class Embedder implements AutoCloseable {
                 LOG.warn("an Embedder for {} was garbage collected without close(); freeing its native model now", path);
             }
             model.close();
+            if (text != null) {
+                text.close();
+            }
         }
     }
 
@@ -283,7 +496,11 @@ public final class Embedder implements AutoCloseable {
         private int threads = 0;
         private Backend backend = Backend.AUTO;
         private int device = 0;
-        private boolean normalize = true;
+        private Boolean normalize;
+        private Path tokenizer;
+        private int maxLength;
+        private Truncation truncation = Truncation.TRUNCATE;
+        private int tokenBudget = DEFAULT_TOKEN_BUDGET;
 
         private Builder() {}
 
@@ -313,16 +530,55 @@ public final class Embedder implements AutoCloseable {
             return this;
         }
 
-        /** L2-normalise embeddings (default true). */
+        /**
+         * L2-normalise embeddings. Default: as sentence-transformers would, true unless the model
+         * has a {@code modules.json} without a Normalize module.
+         */
         public Builder optNormalize(boolean normalize) {
             this.normalize = normalize;
+            return this;
+        }
+
+        /** A {@code tokenizer.json} (or a folder with one) to use instead of the model folder's. */
+        public Builder optTokenizer(Path tokenizer) {
+            this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
+            return this;
+        }
+
+        /**
+         * Longest input in tokens, prompt and special tokens included (default: the context the
+         * model was trained for, {@link ModelInfo#maxPositions()}).
+         */
+        public Builder optMaxLength(int maxLength) {
+            if (maxLength < 1) {
+                throw new IllegalArgumentException("maxLength must be >= 1, got " + maxLength);
+            }
+            this.maxLength = maxLength;
+            return this;
+        }
+
+        /** What to do with longer inputs (default {@link Truncation#TRUNCATE}). */
+        public Builder optTruncation(Truncation truncation) {
+            this.truncation = Objects.requireNonNull(truncation, "truncation");
+            return this;
+        }
+
+        /**
+         * Most tokens in one native call (default 16384). Larger budgets use more working memory
+         * (activations grow with it) for little speed once every core or the GPU is busy.
+         */
+        public Builder optTokenBudget(int tokenBudget) {
+            if (tokenBudget < 1) {
+                throw new IllegalArgumentException("tokenBudget must be >= 1, got " + tokenBudget);
+            }
+            this.tokenBudget = tokenBudget;
             return this;
         }
 
         /**
          * Loads the model.
          *
-         * @throws ModelNotFoundException       when the path or a required file is missing
+         * @throws ModelNotFoundException       when the path, a required file or the tokenizer given is missing
          * @throws MalformedModelException      when a file is inconsistent
          * @throws UnsupportedModelException    when the model is something Ember does not run
          * @throws BackendUnavailableException  when the requested backend cannot run here

@@ -10,4 +10,8 @@ public class MalformedModelException extends ModelException {
     public MalformedModelException(String message) {
         super(message);
     }
+
+    public MalformedModelException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -7,4 +7,8 @@ public class ModelException extends EmberException {
     public ModelException(String message) {
         super(message);
     }
+
+    public ModelException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

@@ -9,14 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** Reads the Hugging Face float64 references in tests/goldens. */
-final class Goldens {
+public final class Goldens {
     private Goldens() {}
 
-    static Path repo() {
+    public static Path repo() {
         return Path.of(System.getProperty("ember.repo", "..")).toAbsolutePath().normalize();
     }
 
-    static Path dir(String name) {
+    public static Path dir(String name) {
         return repo().resolve("tests/goldens").resolve(name);
     }
 

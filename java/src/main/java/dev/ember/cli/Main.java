@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Text embeddings with decoder-LLM embedding models.",
-        subcommands = {EmbedCommand.class, InfoCommand.class})
+        subcommands = {EmbedCommand.class, TokenizeCommand.class, InfoCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -24,6 +24,15 @@ public final class Main implements Runnable {
         // unless asked (-Dorg.slf4j.simpleLogger.defaultLogLevel=info).
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
+        // JavaCPP refuses allocations once the process's resident memory passes 4x the Java heap,
+        // and the native model's weights count there: a large model would fail with a small heap.
+        if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+            System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+        }
+        // The tokenizer library warns about CUDA it looked for and does not need.
+        if (System.getProperty("org.slf4j.simpleLogger.log.ai.djl") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.ai.djl", "error");
         }
         System.exit(run(args));
     }

@@ -1,0 +1,10 @@
+package dev.ember;
+
+/**
+ * The result of {@link Embedder#embed(java.util.List, EmbedOptions)}.
+ *
+ * @param vectors   one vector per input, in input order
+ * @param truncated how many inputs were longer than the maximum length and were truncated
+ * @param tokens    tokens embedded, prompts and special tokens included
+ */
+public record Embeddings(float[][] vectors, int truncated, long tokens) {}
