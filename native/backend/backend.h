@@ -55,6 +55,30 @@ struct RopeTable {
     int32_t half = 0;        // rot_dim / 2
 };
 
+// The tables of BERT-style input embeddings (see ember_embed_abs_params).
+struct AbsEmbedTables {
+    Weight word;        // vocab rows
+    Weight position;    // max_positions rows
+    Weight token_type;  // type_vocab rows
+};
+
+// NV-Embed's latent block in backend memory (see ember_latent_pool_params): the folded attention
+// matrices, the feed-forward weights, the two LayerNorms.
+struct LatentBlock {
+    int32_t dim = 0, n_heads = 0, n_latents = 0, ffn_dim = 0;
+    float scale = 1.0f, eps = 1e-5f;
+    Weight score_w;  // n_heads * n_latents rows of dim
+    Weight value_w;  // dim rows of n_heads * n_latents
+    Weight w0;       // 2 * ffn_dim rows of dim
+    Weight w2;       // dim rows of ffn_dim
+    const float* b0 = nullptr;
+    const float* b2 = nullptr;
+    const float* norm_weight = nullptr;
+    const float* norm_bias = nullptr;
+    const float* ffn_norm_weight = nullptr;
+    const float* ffn_norm_bias = nullptr;
+};
+
 // Owning handle to backend memory.
 class Backend;
 class Buffer {
@@ -121,6 +145,20 @@ class Backend {
     // out: n_seqs rows of x.cols floats (F32), pool_start in backend memory or null.
     virtual void pool(const Tensor& out, const Tensor& x, const Seqs& seqs, const int32_t* pool_start,
                       int32_t mode) = 0;
+    // y = layernorm(x) * weight (+ bias); y may be x.
+    virtual void layernorm(const Tensor& x, const float* weight, const float* bias, float eps, const Tensor& y) = 0;
+    // out = gelu(gate), or GEGLU's up * gelu(gate) when up is given (exact erf form).
+    virtual void gelu(const Tensor& out, const Tensor& gate, const Tensor* up) = 0;
+    // out row t = word[ids[t]] + token_type[0] + position[t - start of its sequence].
+    virtual void embed_abs(const Tensor& out, const AbsEmbedTables& tables, const int32_t* ids, const Seqs& seqs) = 0;
+    // dst row (dst_rows ? dst_rows[i] : i) = src row (src_rows ? src_rows[i] : i) for i < n (index
+    // arrays in backend memory).
+    virtual void copy_rows(const Tensor& dst, const int32_t* dst_rows, const Tensor& src, const int32_t* src_rows,
+                           int64_t n) = 0;
+    // NV-Embed latent-attention pooling of x: out (n_seqs rows of dim, F32) is the masked mean;
+    // token_out, when given, receives every token's row after the block.
+    virtual void latent_pool(const Tensor& out, const Tensor* token_out, const Tensor& x, const Seqs& seqs,
+                             const int32_t* pool_start, const LatentBlock& block) = 0;
 };
 
 std::unique_ptr<Backend> make_cpu_backend(int threads);

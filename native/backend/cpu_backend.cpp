@@ -10,6 +10,11 @@
 #include "core/half.h"
 #include "core/thread_pool.h"
 #include "ops/attention.h"
+#include "ops/copy_rows.h"
+#include "ops/embed_abs.h"
+#include "ops/gelu.h"
+#include "ops/latent_pool.h"
+#include "ops/layernorm.h"
 #include "ops/matmul.h"
 #include "ops/pool.h"
 #include "ops/rmsnorm.h"
@@ -185,6 +190,103 @@ class CpuBackend final : public Backend {
         p.mode = mode;
         p.out = out.f32();
         cpu::pool(p, pool_);
+    }
+
+    void layernorm(const Tensor& x, const float* weight, const float* bias, float eps, const Tensor& y) override {
+        require_f32(x, "layernorm input");
+        require_f32(y, "layernorm output");
+        ember_layernorm_params p{};
+        p.x = x.f32();
+        p.x_stride = x.stride;
+        p.weight = weight;
+        p.bias = bias;
+        p.y = y.f32();
+        p.y_stride = y.stride;
+        p.rows = x.rows;
+        p.dim = static_cast<int32_t>(x.cols);
+        p.eps = eps;
+        cpu::layernorm(p, pool_);
+    }
+
+    void gelu(const Tensor& out, const Tensor& gate, const Tensor* up) override {
+        ember_gelu_params p{};
+        p.gate = gate.f32();
+        p.gate_stride = gate.stride;
+        p.up = up ? up->f32() : nullptr;
+        p.up_stride = up ? up->stride : 0;
+        p.out = out.f32();
+        p.out_stride = out.stride;
+        p.rows = out.rows;
+        p.cols = out.cols;
+        cpu::gelu(p, pool_);
+    }
+
+    void embed_abs(const Tensor& out, const AbsEmbedTables& t, const int32_t* ids, const Seqs& seqs) override {
+        require_f32(out, "embedding output");
+        ember_embed_abs_params p{};
+        p.ids = ids;
+        p.token_type_ids = nullptr;
+        p.cu_seqlens = seqs.cu_seqlens;
+        p.n_seqs = seqs.n_seqs;
+        p.word = t.word.data;
+        p.word_dtype = t.word.dtype;
+        p.word_rows = t.word.n;
+        p.position = t.position.data;
+        p.position_dtype = t.position.dtype;
+        p.position_rows = t.position.n;
+        p.token_type = t.token_type.data;
+        p.token_type_dtype = t.token_type.dtype;
+        p.token_type_rows = t.token_type.n;
+        p.dim = static_cast<int32_t>(out.cols);
+        p.out = out.f32();
+        p.out_stride = out.stride;
+        cpu::embed_abs(p, pool_);
+    }
+
+    void copy_rows(const Tensor& dst, const int32_t* dst_rows, const Tensor& src, const int32_t* src_rows,
+                   int64_t n) override {
+        require_f32(dst, "copy_rows destination");
+        require_f32(src, "copy_rows source");
+        if (dst.cols != src.cols) EMBER_FAIL(EMBER_ERR_INTERNAL, "copy_rows: %lld columns into %lld", (long long)src.cols, (long long)dst.cols);
+        ember_copy_rows_params p{src.f32(), src.stride, src.rows, src_rows, dst.f32(), dst.stride, dst.rows, dst_rows, n, dst.cols};
+        cpu::copy_rows(p, pool_);
+    }
+
+    void latent_pool(const Tensor& out, const Tensor* token_out, const Tensor& x, const Seqs& seqs,
+                     const int32_t* pool_start, const LatentBlock& b) override {
+        require_f32(x, "latent_pool input");
+        ember_latent_pool_params p{};
+        p.x = x.f32();
+        p.x_stride = x.stride;
+        p.cu_seqlens = seqs.cu_seqlens;
+        p.n_seqs = seqs.n_seqs;
+        p.pool_start = pool_start;
+        p.dim = b.dim;
+        p.n_heads = b.n_heads;
+        p.n_latents = b.n_latents;
+        p.ffn_dim = b.ffn_dim;
+        p.norm_weight = b.norm_weight;
+        p.norm_bias = b.norm_bias;
+        p.score_w = b.score_w.data;
+        p.score_w_dtype = b.score_w.dtype;
+        p.value_w = b.value_w.data;
+        p.value_w_dtype = b.value_w.dtype;
+        p.scale = b.scale;
+        p.ffn_norm_weight = b.ffn_norm_weight;
+        p.ffn_norm_bias = b.ffn_norm_bias;
+        p.w0 = b.w0.data;
+        p.w0_dtype = b.w0.dtype;
+        p.b0 = b.b0;
+        p.w2 = b.w2.data;
+        p.w2_dtype = b.w2.dtype;
+        p.b2 = b.b2;
+        p.eps = b.eps;
+        p.out = out.f32();
+        p.token_out = token_out ? token_out->f32() : nullptr;
+        p.token_out_stride = token_out ? token_out->stride : 0;
+        if (x.cols != b.dim || out.cols != b.dim || (token_out && token_out->cols != b.dim))
+            EMBER_FAIL(EMBER_ERR_INTERNAL, "latent_pool: tensors of width %lld for a block of dim %d", (long long)x.cols, b.dim);
+        cpu::latent_pool(p, pool_);
     }
 
   private:

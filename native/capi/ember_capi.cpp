@@ -17,6 +17,17 @@ struct ember_model {
 
 using namespace ember;
 
+namespace {
+
+// check_batch plus what the model's architecture needs (encoder ids, ...).
+HostBatch checked(const Model& m, const ember_batch* batch) {
+    HostBatch b = check_batch(batch, m.info().vocab_size);
+    m.check_inputs(b);
+    return b;
+}
+
+}  // namespace
+
 extern "C" {
 
 EMBER_API const char* ember_last_error(void) { return ember::last_error(); }
@@ -83,7 +94,7 @@ EMBER_API ember_status ember_embed(ember_model* model, const ember_batch* batch,
         ember_embed_options_init(&defaults);
         const ember_embed_options& o = opts ? *opts : defaults;
         Model& m = *model->impl;
-        const HostBatch b = check_batch(batch, m.info().vocab_size);
+        const HostBatch b = checked(m, batch);
         const int32_t full = m.info().embedding_size;
         EMBER_CHECK_ARG(o.dimensions >= 0 && o.dimensions <= full, "dimensions %d must be in [1, %d] (0 = all)",
                         o.dimensions, full);
@@ -102,7 +113,7 @@ EMBER_API ember_status ember_embed(ember_model* model, const ember_batch* batch,
 EMBER_API ember_status ember_hidden_rows(const ember_model* model, const ember_batch* batch, int64_t* rows) {
     return guarded([&] {
         EMBER_CHECK_ARG(model != nullptr && rows != nullptr, "model and rows must not be null");
-        const HostBatch b = check_batch(batch, model->impl->info().vocab_size);
+        const HostBatch b = checked(*model->impl, batch);
         *rows = model->impl->hidden_rows(b);
     });
 }
@@ -111,7 +122,7 @@ EMBER_API ember_status ember_forward_hidden(ember_model* model, const ember_batc
     return guarded([&] {
         EMBER_CHECK_ARG(model != nullptr && out != nullptr, "model and out must not be null");
         Model& m = *model->impl;
-        const HostBatch b = check_batch(batch, m.info().vocab_size);
+        const HostBatch b = checked(m, batch);
         const int64_t need = m.hidden_rows(b) * m.info().hidden_size;
         EMBER_CHECK_ARG(out_len >= static_cast<size_t>(need), "output holds %zu floats, %lld needed", out_len,
                         (long long)need);
@@ -145,6 +156,44 @@ EMBER_API ember_status ember_hidden_rows_arrays(const ember_model* model, const 
                                                 const int32_t* encoder_cu_seqlens, int64_t* rows) {
     const ember_batch b{token_ids, cu_seqlens, n_seqs, nullptr, encoder_token_ids, encoder_cu_seqlens};
     return ember_hidden_rows(model, &b, rows);
+}
+
+EMBER_API ember_status ember_model_describe(const ember_model* model, char* buf, size_t buf_len, size_t* needed) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr, "model is null");
+        EMBER_CHECK_ARG(buf != nullptr || buf_len == 0, "buf is null but buf_len is %zu", buf_len);
+        const std::string& d = model->impl->description();
+        if (needed != nullptr) *needed = d.size() + 1;
+        if (buf_len > 0) {
+            const size_t n = std::min(buf_len - 1, d.size());
+            std::memcpy(buf, d.data(), n);
+            buf[n] = '\0';
+        }
+    });
+}
+
+EMBER_API ember_status ember_intermediate_shape(const ember_model* model, const ember_batch* batch, int32_t which,
+                                                int64_t* rows, int64_t* cols) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && rows != nullptr && cols != nullptr, "model, rows and cols must not be null");
+        const HostBatch b = checked(*model->impl, batch);
+        const auto [r, c] = model->impl->intermediate_shape(b, which);
+        *rows = r;
+        *cols = c;
+    });
+}
+
+EMBER_API ember_status ember_forward_intermediate(ember_model* model, const ember_batch* batch, int32_t which, float* out,
+                                                  size_t out_len) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr && out != nullptr, "model and out must not be null");
+        Model& m = *model->impl;
+        const HostBatch b = checked(m, batch);
+        const auto [r, c] = m.intermediate_shape(b, which);
+        EMBER_CHECK_ARG(out_len >= static_cast<size_t>(r * c), "output holds %zu floats, %lld needed", out_len,
+                        (long long)(r * c));
+        m.forward_intermediate(b, which, out);
+    });
 }
 
 }  // extern "C"

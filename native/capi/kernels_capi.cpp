@@ -7,6 +7,11 @@
 #include "core/thread_pool.h"
 #include "ember/kernels.h"
 #include "ops/attention.h"
+#include "ops/copy_rows.h"
+#include "ops/embed_abs.h"
+#include "ops/gelu.h"
+#include "ops/latent_pool.h"
+#include "ops/layernorm.h"
 #include "ops/matmul.h"
 #include "ops/pool.h"
 #include "ops/rmsnorm.h"
@@ -70,6 +75,27 @@ EMBER_API ember_status ember_kernel_swiglu(int32_t impl, const ember_swiglu_para
 EMBER_API ember_status ember_kernel_pool(int32_t impl, const ember_pool_params* p, int32_t threads) {
     return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::pool(q, tp); },
                [](auto& q) { cpu::pool_ref(q); });
+}
+
+EMBER_API ember_status ember_kernel_layernorm(int32_t impl, const ember_layernorm_params* p, int32_t threads) {
+    return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::layernorm(q, tp); },
+               [](auto& q) { cpu::layernorm_ref(q); });
+}
+EMBER_API ember_status ember_kernel_gelu(int32_t impl, const ember_gelu_params* p, int32_t threads) {
+    return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::gelu(q, tp); },
+               [](auto& q) { cpu::gelu_ref(q); });
+}
+EMBER_API ember_status ember_kernel_embed_abs(int32_t impl, const ember_embed_abs_params* p, int32_t threads) {
+    return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::embed_abs(q, tp); },
+               [](auto& q) { cpu::embed_abs_ref(q); });
+}
+EMBER_API ember_status ember_kernel_copy_rows(int32_t impl, const ember_copy_rows_params* p, int32_t threads) {
+    return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::copy_rows(q, tp); },
+               [](auto& q) { cpu::copy_rows_ref(q); });
+}
+EMBER_API ember_status ember_kernel_latent_pool(int32_t impl, const ember_latent_pool_params* p, int32_t threads) {
+    return run(impl, p, threads, [](auto& q, ThreadPool& tp) { cpu::latent_pool(q, tp); },
+               [](auto& q) { cpu::latent_pool_ref(q); });
 }
 
 }  // extern "C"

@@ -4,6 +4,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "model/families.h"
 
 namespace ember {
 
@@ -28,6 +29,36 @@ BackendBatch to_backend(Backend& backend, const HostBatch& b) {
     out.seqs.cu_seqlens = copy(out.cu_buf, b.cu_seqlens, b.n_seqs + 1);
     if (b.pool_start != nullptr) out.pool_start = copy(out.pool_start_buf, b.pool_start, b.n_seqs);
     return out;
+}
+
+const int32_t* to_backend(Backend& backend, const int32_t* host, int64_t n, Buffer& storage) {
+    if (backend.kind() == BackendKind::Cpu) return host;
+    storage = backend.alloc(static_cast<size_t>(n) * sizeof(int32_t));
+    backend.upload(storage.data(), host, static_cast<size_t>(n) * sizeof(int32_t));
+    return storage.as<const int32_t>();
+}
+
+Buffer run_decoder(Backend& backend, const Decoder& decoder, const BackendBatch& bb) {
+    const int64_t H = decoder.config().hidden_size, T = bb.seqs.total_tokens;
+    const int32_t dt = backend.activation_dtype();
+    Buffer x_buf = backend.alloc(static_cast<size_t>(T * H) * dtype_info(dt)->block_bytes);
+    const Tensor x{x_buf.data(), dt, T, H, H};
+    decoder.embed(x, bb.ids);
+    decoder.forward(x, bb.seqs, x);
+    return x_buf;
+}
+
+void download_f32(Backend& backend, const void* src, int64_t n, float* out) {
+    backend.synchronize();
+    if (backend.activation_dtype() != EMBER_DTYPE_F32)
+        EMBER_FAIL(EMBER_ERR_INTERNAL, "hidden-state download from non-f32 activations is not implemented");
+    backend.download(out, src, static_cast<size_t>(n) * sizeof(float));
+}
+
+int64_t decoder_activation_bytes(const DecoderConfig& c) {
+    const int64_t H = c.hidden_size, Q = int64_t(c.num_heads) * c.head_dim, KV = int64_t(c.num_kv_heads) * c.head_dim;
+    // x, xn, q, k, v, attention output, gate, up (Decoder::forward's buffers), f32.
+    return 4 * (2 * H + 2 * Q + 2 * KV + 2 * int64_t(c.intermediate_size));
 }
 
 namespace {
@@ -59,13 +90,22 @@ class DecoderModel final : public Model {
     }
 
     void forward_hidden(const HostBatch& batch, float* out) override {
-        Buffer hidden = run(batch);
-        download_f32(hidden, batch.total_tokens * info_.hidden_size, out);
+        BackendBatch bb = to_backend(*backend_, batch);
+        Buffer hidden = run_decoder(*backend_, *decoder_, bb);
+        download_f32(*backend_, hidden.data(), batch.total_tokens * info_.hidden_size, out);
     }
+
+    Json describe() const override {
+        Json d = Json::object();
+        d["backbone"] = describe_decoder(spec_.decoder);
+        return d;
+    }
+
+    int64_t activation_bytes_per_token() const override { return decoder_activation_bytes(spec_.decoder); }
 
     void forward_pooled(const HostBatch& batch, float* out) override {
         BackendBatch bb = to_backend(*backend_, batch);
-        Buffer hidden = run(batch, &bb);
+        Buffer hidden = run_decoder(*backend_, *decoder_, bb);
         const int64_t H = info_.hidden_size;
         Buffer pooled = backend_->alloc(static_cast<size_t>(batch.n_seqs * H) * sizeof(float));
         const Tensor x{hidden.data(), backend_->activation_dtype(), batch.total_tokens, H, H};
@@ -76,26 +116,6 @@ class DecoderModel final : public Model {
     }
 
   private:
-    Buffer run(const HostBatch& batch, const BackendBatch* given = nullptr) {
-        BackendBatch local;
-        if (given == nullptr) local = to_backend(*backend_, batch);
-        const BackendBatch& bb = given ? *given : local;
-        const int64_t H = info_.hidden_size;
-        const int32_t dt = backend_->activation_dtype();
-        Buffer x_buf = backend_->alloc(static_cast<size_t>(batch.total_tokens * H) * dtype_info(dt)->block_bytes);
-        const Tensor x{x_buf.data(), dt, batch.total_tokens, H, H};
-        decoder_->embed(x, bb.ids);
-        decoder_->forward(x, bb.seqs, x);
-        return x_buf;
-    }
-
-    void download_f32(const Buffer& b, int64_t n, float* out) {
-        backend_->synchronize();
-        if (backend_->activation_dtype() != EMBER_DTYPE_F32)
-            EMBER_FAIL(EMBER_ERR_INTERNAL, "hidden-state download from non-f32 activations is not implemented");
-        backend_->download(out, b.data(), static_cast<size_t>(n) * sizeof(float));
-    }
-
     DecoderModelSpec spec_;
     std::unique_ptr<WeightSource> weights_;
     std::unique_ptr<Decoder> decoder_;

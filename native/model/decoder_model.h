@@ -28,4 +28,17 @@ struct BackendBatch {
 };
 BackendBatch to_backend(Backend& backend, const HostBatch& batch);
 
+// `n` int32 values in backend memory: the host array itself on the CPU, else a copy in `storage`.
+const int32_t* to_backend(Backend& backend, const int32_t* host, int64_t n, Buffer& storage);
+
+// The decoder's last_hidden_state for the batch's ids, in a fresh activation buffer
+// (total_tokens x hidden_size).
+Buffer run_decoder(Backend& backend, const Decoder& decoder, const BackendBatch& batch);
+
+// n floats of f32 activations from backend memory to host memory (after synchronizing).
+void download_f32(Backend& backend, const void* src, int64_t n, float* out);
+
+// Activation bytes per token of Decoder::forward (its largest working set).
+int64_t decoder_activation_bytes(const DecoderConfig& c);
+
 }  // namespace ember

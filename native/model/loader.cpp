@@ -3,9 +3,13 @@
 
 #include "core/error.h"
 #include "io/mapped_file.h"
+#include "core/dtype.h"
+#include "model/causal2vec_model.h"
 #include "model/config.h"
 #include "model/decoder_model.h"
+#include "model/families.h"
 #include "model/model.h"
+#include "model/nvembed_model.h"
 #include "model/weight_source.h"
 
 namespace ember {
@@ -35,6 +39,30 @@ bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The description ember_model_describe returns: the family's facts, the model's own, memory.
+std::string describe(const Model& m, const Family& family, const Json& config, const std::string& dir) {
+    const ember_model_info& info = m.info();
+    Json d = m.describe();
+    d["family"] = family.name;
+    if (const Json* a = json_find(config, "architectures"); a != nullptr) d["architectures"] = *a;
+    d["model_type"] = json_string_or(config, "model_type", "", "config.json");
+    d["attention"] = info.causal ? "causal" : "bidirectional";
+    d["pooling"] = pooling_name(info.pooling);
+    d["hidden_size"] = info.hidden_size;
+    d["embedding_size"] = info.embedding_size;
+    d["weight_dtype"] = dtype_info(info.weight_dtype) ? dtype_info(info.weight_dtype)->name : "?";
+    d["eos"] = family.eos;
+    d["instruction_masking"] = family.mask_instruction;
+    d["prompts"] = describe_prompts(family, dir);
+    d["note"] = family.note;
+    Json mem = Json::object();
+    mem["weight_bytes"] = info.weight_bytes;
+    mem["activation_bytes_per_token"] = m.activation_bytes_per_token();
+    d["memory"] = mem;
+    d["backend"] = m.backend().describe();
+    return d.dump();
+}
+
 std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_options& opts) {
     const std::string config_path = join_path(dir, "config.json");
     if (!file_exists(config_path))
@@ -42,29 +70,31 @@ std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_o
                    dir.c_str());
     const Json config = read_json_file(config_path);
     if (!config.is_object()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "config.json is not a JSON object");
-    const std::string model_type = json_string_or(config, "model_type", "", "config.json");
+    const Family& family = recognize_family(config, "config.json");
+    // Read early so that a malformed file fails before any weights are touched.
+    describe_prompts(family, dir);
 
-    if (model_type == "nvembed" || model_type == "causal2vec")
-        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "model_type \"%s\" is not supported yet", model_type.c_str());
-
-    DecoderModelSpec spec;
-    spec.decoder = parse_decoder_config(config, "config.json");
-    if (model_type == "qwen3") {
-        spec.family = "qwen3-embedding";
-        spec.pooling = EMBER_POOLING_LAST;
-    } else if (!spec.decoder.causal) {
-        spec.family = model_type == "llama_bidirec" ? "llama-embed-nemotron" : "bidirectional-decoder";
-        spec.pooling = EMBER_POOLING_MEAN;
+    std::unique_ptr<Model> model;
+    if (family.kind == FamilyKind::Decoder) {
+        DecoderModelSpec spec;
+        spec.decoder = parse_decoder_config(config, "config.json");
+        if (family.attention != AttentionDefault::FromConfig)
+            spec.decoder.causal = family.attention == AttentionDefault::Causal;
+        spec.family = family.name;
+        spec.pooling = family.pooling;
+        const int32_t st_pooling = read_st_pooling(dir);
+        if (st_pooling >= 0) spec.pooling = st_pooling;
+        // Parse and check everything from files before allocating a backend.
+        auto weights = make_safetensors_source(SafetensorsArchive::open_dir(dir));
+        model = make_decoder_model(spec, make_backend(opts), std::move(weights));
     } else {
-        spec.family = "decoder";
-        spec.pooling = EMBER_POOLING_LAST;
+        auto weights = make_safetensors_source(SafetensorsArchive::open_dir(dir));
+        model = family.kind == FamilyKind::NvEmbed
+                    ? make_nvembed_model(config, family, make_backend(opts), std::move(weights))
+                    : make_causal2vec_model(config, family, make_backend(opts), std::move(weights));
     }
-    const int32_t st_pooling = read_st_pooling(dir);
-    if (st_pooling >= 0) spec.pooling = st_pooling;
-
-    // Parse and check everything from files before allocating a backend.
-    auto weights = make_safetensors_source(SafetensorsArchive::open_dir(dir));
-    return make_decoder_model(spec, make_backend(opts), std::move(weights));
+    model->set_description(describe(*model, family, config, dir));
+    return model;
 }
 
 }  // namespace

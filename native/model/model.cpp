@@ -39,4 +39,16 @@ HostBatch check_batch(const ember_batch* batch, int32_t vocab_size) {
     return b;
 }
 
+void Model::check_inputs(const HostBatch& batch) const {
+    EMBER_CHECK_ARG(batch.encoder_ids == nullptr && batch.encoder_cu_seqlens == nullptr,
+                    "encoder_token_ids were given, but this %s model has no encoder (only Causal2Vec takes them)",
+                    info_.family);
+}
+
+std::pair<int64_t, int64_t> Model::intermediate_shape(const HostBatch&, int32_t which) const {
+    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "a %s model has no intermediate output %d", info_.family, which);
+}
+
+void Model::forward_intermediate(const HostBatch& batch, int32_t which, float*) { intermediate_shape(batch, which); }
+
 }  // namespace ember

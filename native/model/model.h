@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
 #include "ember/ember.h"
+#include "io/json.h"
 
 namespace ember {
 
@@ -39,9 +41,28 @@ class Model {
     // Pooled embeddings before normalisation: n_seqs x embedding_size floats to host memory.
     virtual void forward_pooled(const HostBatch& batch, float* out) = 0;
 
+    // Checks what check_batch cannot: the inputs this architecture needs beyond token ids. By
+    // default encoder ids are rejected (only Causal2Vec takes them). Throws INVALID_ARGUMENT.
+    virtual void check_inputs(const HostBatch& batch) const;
+    // Shape (rows, cols) of an intermediate output (ember_intermediate) for this batch; fails with
+    // INVALID_ARGUMENT when the architecture has no such output.
+    virtual std::pair<int64_t, int64_t> intermediate_shape(const HostBatch& batch, int32_t which) const;
+    // Writes it (rows x cols floats) to host memory.
+    virtual void forward_intermediate(const HostBatch& batch, int32_t which, float* out);
+
+    // Architecture facts for ember_model_describe ("backbone", and the latent block, encoder, ...).
+    virtual Json describe() const = 0;
+    // Activation memory per token of a batch (the largest working set of a forward pass).
+    virtual int64_t activation_bytes_per_token() const = 0;
+
+    // The whole description as JSON text, set once by the loader.
+    const std::string& description() const { return description_; }
+    void set_description(std::string d) { description_ = std::move(d); }
+
   protected:
     std::unique_ptr<Backend> backend_;
     ember_model_info info_{};
+    std::string description_;
 };
 
 // Loads a Hugging Face folder (or, later, a GGUF file).

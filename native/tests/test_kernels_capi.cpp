@@ -13,6 +13,11 @@ TEST_CASE("kernel C API: null parameters and unknown implementations give INVALI
     CHECK(ember_kernel_attention(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(ember_kernel_swiglu(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(ember_kernel_pool(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(ember_kernel_layernorm(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(ember_kernel_gelu(EMBER_IMPL_REFERENCE, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(ember_kernel_embed_abs(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(ember_kernel_copy_rows(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(ember_kernel_latent_pool(EMBER_IMPL_FAST, nullptr, 1) == EMBER_ERR_INVALID_ARGUMENT);
     ember_matmul_params p{};
     CHECK(ember_kernel_matmul(7, &p, 1) == EMBER_ERR_INVALID_ARGUMENT);
     p.m = -1;

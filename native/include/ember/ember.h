@@ -162,6 +162,38 @@ EMBER_API ember_status ember_hidden_rows_arrays(const ember_model* model, const 
 EMBER_API ember_status ember_hidden_rows(const ember_model* model, const ember_batch* batch,
                                          int64_t* rows);
 
+/* What Ember recognized in the model folder, as one JSON object: family, architectures,
+ * model_type, the backbone (dimensions, layers, heads, attention direction, RoPE), pooling,
+ * embedding size, weight dtype, end-of-sequence handling, instruction masking, prompt formats
+ * (the family's, and config_sentence_transformers.json's prompts when present), the
+ * architecture's own parts (NV-Embed's latent block; Causal2Vec's encoder, projector and
+ * contextual position) and memory (weight bytes, activation bytes per token).
+ * Writes at most buf_len bytes including the terminating NUL (truncating); *needed (may be NULL)
+ * receives the full length plus one. buf may be NULL when buf_len is 0. */
+EMBER_API ember_status ember_model_describe(const ember_model* model, char* buf, size_t buf_len,
+                                            size_t* needed);
+
+/* Intermediate outputs of particular architectures, for checks against reference
+ * implementations. */
+typedef enum ember_intermediate {
+    EMBER_INTERMEDIATE_LATENT_OUTPUT = 1,    /* NV-Embed: every token's row after the latent block
+                                                (total_tokens x hidden_size), before the mean */
+    EMBER_INTERMEDIATE_CONTEXTUAL_TOKEN = 2, /* Causal2Vec: the projected contextual token
+                                                (n_seqs x hidden_size), as inserted */
+    EMBER_INTERMEDIATE_ENCODER_HIDDEN = 3    /* Causal2Vec: the encoder's last_hidden_state
+                                                (encoder tokens x encoder hidden size) */
+} ember_intermediate;
+
+/* Rows and columns ember_forward_intermediate writes for this batch; EMBER_ERR_INVALID_ARGUMENT
+ * when the model has no such output. */
+EMBER_API ember_status ember_intermediate_shape(const ember_model* model, const ember_batch* batch,
+                                                int32_t which, int64_t* rows, int64_t* cols);
+
+/* Runs the batch and writes the intermediate `which` (rows x cols floats, row-major) to out;
+ * out_len is the capacity of out in floats. */
+EMBER_API ember_status ember_forward_intermediate(ember_model* model, const ember_batch* batch,
+                                                  int32_t which, float* out, size_t out_len);
+
 #ifdef __cplusplus
 }
 #endif

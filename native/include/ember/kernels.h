@@ -127,6 +127,117 @@ typedef struct ember_pool_params {
     float* out;                /* n_seqs rows of dim */
 } ember_pool_params;
 
+/* y = (x - mean) / sqrt(var + eps) * weight + bias per row of `dim`, with the biased variance
+ * (torch.nn.LayerNorm). y may equal x. */
+typedef struct ember_layernorm_params {
+    const float* x;
+    int64_t x_stride;
+    const float* weight; /* dim floats */
+    const float* bias;   /* dim floats, or NULL */
+    float* y;
+    int64_t y_stride;
+    int64_t rows;
+    int32_t dim;
+    float eps;
+} ember_layernorm_params;
+
+/* out = gelu(gate), or with `up` set GEGLU's up * gelu(gate), elementwise over rows of `cols`.
+ * gelu is the exact form 0.5 g (1 + erf(g / sqrt(2))) (Hugging Face "gelu", torch's default).
+ * out may equal gate or up. */
+typedef struct ember_gelu_params {
+    const float* gate;
+    int64_t gate_stride;
+    const float* up;   /* NULL: plain GELU */
+    int64_t up_stride;
+    float* out;
+    int64_t out_stride;
+    int64_t rows;
+    int64_t cols;
+} ember_gelu_params;
+
+/* BERT-style input embeddings with learned absolute positions:
+ * out[t] = word[ids[t]] + token_type[type of t] + position[index of t within its sequence].
+ * Tables are rows of `dim` in f32, f16 or bf16. */
+typedef struct ember_embed_abs_params {
+    const int32_t* ids;
+    const int32_t* token_type_ids; /* NULL: type 0 for every token */
+    const int32_t* cu_seqlens;
+    int32_t n_seqs;
+    const void* word;
+    int32_t word_dtype;
+    int64_t word_rows;
+    const void* position;
+    int32_t position_dtype;
+    int64_t position_rows;   /* the longest sequence allowed */
+    const void* token_type;
+    int32_t token_type_dtype;
+    int64_t token_type_rows;
+    int32_t dim;
+    float* out;
+    int64_t out_stride;
+} ember_embed_abs_params;
+
+/* Whole-row gather / scatter: dst row (dst_rows ? dst_rows[i] : i) = src row (src_rows ? src_rows[i] : i)
+ * for i < n (Causal2Vec's contextual token into and out of the decoder). Rows must not overlap. */
+typedef struct ember_copy_rows_params {
+    const float* src;
+    int64_t src_stride;
+    int64_t src_row_count;   /* rows src holds (bounds the indices) */
+    const int32_t* src_rows; /* n indices, or NULL */
+    float* dst;
+    int64_t dst_stride;
+    int64_t dst_row_count;
+    const int32_t* dst_rows; /* n indices, or NULL; no index twice */
+    int64_t n;
+    int64_t cols;
+} ember_copy_rows_params;
+
+/* NV-Embed's latent-attention pooling over a ragged batch of token states x (rows of `dim`):
+ *   X  = LayerNorm(x; norm_weight, norm_bias, eps)
+ *   S  = X score_w^T                               n_heads * n_latents scores per token
+ *   P  = softmax(scale * S) per head, over that head's n_latents scores (no mask)
+ *   H1 = P value_w^T + x
+ *   [a | g] = LayerNorm(H1; ffn_norm_weight, ffn_norm_bias, eps) w0^T + b0     (a, g: ffn_dim each)
+ *   H2 = (a * gelu(g)) w2^T + b2 + H1
+ *   out[s] = mean of the H2 rows of sequence s from its pool_start on (L2 is the caller's).
+ * score_w and value_w are the latents' keys and values folded into the query and output
+ * projections at load time (model/nvembed_model.cpp): with C = LayerNorm_ctx(latents), K_h / V_h
+ * the r x head_dim keys / values of head h and Wq_h, Wout_h that head's slices of the projections,
+ *   score_w row    h * n_latents + j = K_h[j] Wq_h      (so S_h = Q_h K_h^T)
+ *   value_w column h * n_latents + j = Wout_h V_h[j]    (so P value_w^T = concat_h(P_h V_h) Wout^T).
+ * At NV-Embed-v2's size (r = 512 latents, 8 heads of 4096, dim 4096) that turns the per-token
+ * Q (32768 x 4096), K/V products and output (4096 x 32768) projections into two 4096 x 4096 ones. */
+typedef struct ember_latent_pool_params {
+    const float* x;
+    int64_t x_stride;
+    const int32_t* cu_seqlens;
+    int32_t n_seqs;
+    const int32_t* pool_start;  /* NULL: 0 for every sequence */
+    int32_t dim;
+    int32_t n_heads;
+    int32_t n_latents;
+    int32_t ffn_dim;            /* width of a (and g): 4 * dim in NV-Embed */
+    const float* norm_weight;   /* dim */
+    const float* norm_bias;     /* dim */
+    const void* score_w;        /* n_heads * n_latents rows of dim, in score_w_dtype */
+    int32_t score_w_dtype;
+    const void* value_w;        /* dim rows of n_heads * n_latents */
+    int32_t value_w_dtype;
+    float scale;                /* 1 / sqrt(head_dim) */
+    const float* ffn_norm_weight;
+    const float* ffn_norm_bias;
+    const void* w0;             /* 2 * ffn_dim rows of dim */
+    int32_t w0_dtype;
+    const float* b0;            /* 2 * ffn_dim, or NULL */
+    const void* w2;             /* dim rows of ffn_dim */
+    int32_t w2_dtype;
+    const float* b2;            /* dim, or NULL */
+    float eps;
+    float* out;                 /* n_seqs rows of dim */
+    float* token_out;           /* NULL, or H2 of every token (rows of dim, token_out_stride apart) */
+    int64_t token_out_stride;
+} ember_latent_pool_params;
+
 /* Kernel entry points (CPU). `threads` <= 0 uses all cores; REFERENCE ignores it. */
 EMBER_API ember_status ember_kernel_matmul(int32_t impl, const ember_matmul_params* p, int32_t threads);
 EMBER_API ember_status ember_kernel_rmsnorm(int32_t impl, const ember_rmsnorm_params* p, int32_t threads);
@@ -134,6 +245,11 @@ EMBER_API ember_status ember_kernel_rope(int32_t impl, const ember_rope_params* 
 EMBER_API ember_status ember_kernel_attention(int32_t impl, const ember_attention_params* p, int32_t threads);
 EMBER_API ember_status ember_kernel_swiglu(int32_t impl, const ember_swiglu_params* p, int32_t threads);
 EMBER_API ember_status ember_kernel_pool(int32_t impl, const ember_pool_params* p, int32_t threads);
+EMBER_API ember_status ember_kernel_layernorm(int32_t impl, const ember_layernorm_params* p, int32_t threads);
+EMBER_API ember_status ember_kernel_gelu(int32_t impl, const ember_gelu_params* p, int32_t threads);
+EMBER_API ember_status ember_kernel_embed_abs(int32_t impl, const ember_embed_abs_params* p, int32_t threads);
+EMBER_API ember_status ember_kernel_copy_rows(int32_t impl, const ember_copy_rows_params* p, int32_t threads);
+EMBER_API ember_status ember_kernel_latent_pool(int32_t impl, const ember_latent_pool_params* p, int32_t threads);
 
 /* Bytes that `n` elements of `dtype` occupy (n must be a multiple of the block size), or -1. */
 EMBER_API int64_t ember_dtype_row_bytes(int32_t dtype, int64_t n);

@@ -161,13 +161,18 @@ public final class Embedder implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         int[][] ids = new int[inputs.size()][];
         int[] poolStart = new int[inputs.size()];
+        int[][] encoderIds = null;
         for (int i = 0; i < ids.length; i++) {
             TokenizedInput in = Objects.requireNonNull(inputs.get(i), "inputs contains null");
             ids[i] = in.ids();
             poolStart[i] = in.poolStart();
+            if (in.encoderIds() != null) {
+                encoderIds = encoderIds == null ? new int[ids.length][] : encoderIds;
+                encoderIds[i] = in.encoderIds();
+            }
         }
         boolean norm = options.normalize() != null ? options.normalize() : normalize;
-        return embedTokens(ids, poolStart, norm, options.dimensions());
+        return embedTokens(ids, poolStart, encoderIds, norm, options.dimensions());
     }
 
     /**
@@ -240,7 +245,36 @@ public final class Embedder implements AutoCloseable {
      *                   when asked); 0 keeps all
      */
     public float[][] embedTokens(int[][] sequences, int[] poolStart, boolean normalize, int dimensions) {
+        return embedTokens(sequences, poolStart, null, normalize, dimensions);
+    }
+
+    /**
+     * Embeds token-id sequences with everything an architecture may need besides the ids:
+     * NV-Embed's instruction lengths ({@code poolStart}: left out of pooling, still attended to) and
+     * Causal2Vec's encoder ids (its own tokenizer's ids of the same text, one array per sequence).
+     * L2-normalised unless the builder or the model's {@code modules.json} said otherwise.
+     *
+     * @param poolStart  per sequence, leading tokens left out of mean / latent pooling, or null
+     * @param encoderIds per sequence, the encoder's token ids (Causal2Vec, required there), or null
+     * @throws InvalidInputException for mismatched lengths, an empty sequence, an id outside a
+     *                               vocabulary, encoder ids for a model without an encoder or none
+     *                               for Causal2Vec
+     */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds) {
+        return embedTokens(sequences, poolStart, encoderIds, normalize, 0);
+    }
+
+    /**
+     * As {@link #embedTokens(int[][], int[], int[][])} with explicit normalisation and Matryoshka
+     * dimensions (0 keeps all).
+     */
+    public float[][] embedTokens(int[][] sequences, int[] poolStart, int[][] encoderIds, boolean normalize,
+            int dimensions) {
         Objects.requireNonNull(sequences, "sequences");
+        if (encoderIds != null && encoderIds.length != sequences.length) {
+            throw new InvalidInputException("encoderIds has " + encoderIds.length + " entries for "
+                    + sequences.length + " sequences");
+        }
         if (dimensions < 0 || dimensions > info.embeddingSize()) {
             throw new InvalidInputException("dimensions must be in [1, " + info.embeddingSize() + "] (0 = all), got "
                     + dimensions);
@@ -254,6 +288,10 @@ public final class Embedder implements AutoCloseable {
         Integer[] order = new Integer[sequences.length];
         for (int s = 0; s < order.length; s++) {
             checkSequence(sequences, poolStart, s);
+            if (encoderIds != null && (encoderIds[s] == null || encoderIds[s].length == 0)) {
+                throw new InvalidInputException("sequence " + s + " has no encoder ids: give them for every sequence "
+                        + "or for none");
+            }
             order[s] = s;
         }
         // Longest first: one that does not fit memory fails before the others ran.
@@ -263,26 +301,38 @@ public final class Embedder implements AutoCloseable {
         while (start < order.length) {
             int end = start;
             long tokens = 0;
-            while (end < order.length && (end == start || tokens + sequences[order[end]].length <= tokenBudget)) {
-                tokens += sequences[order[end]].length;
+            while (end < order.length && (end == start || tokens + tokensOf(sequences, encoderIds, order[end]) <= tokenBudget)) {
+                tokens += tokensOf(sequences, encoderIds, order[end]);
                 end++;
             }
             int[][] part = new int[end - start][];
             int[] partPoolStart = poolStart == null ? null : new int[part.length];
+            int[][] partEncoder = encoderIds == null ? null : new int[part.length][];
             for (int i = 0; i < part.length; i++) {
                 part[i] = sequences[order[start + i]];
                 if (partPoolStart != null) {
                     partPoolStart[i] = poolStart[order[start + i]];
                 }
+                if (partEncoder != null) {
+                    partEncoder[i] = encoderIds[order[start + i]];
+                }
             }
             Ragged batch = Ragged.of(part);
-            float[][] vectors = withModel(() -> model.embed(batch.ids, batch.cuSeqlens, partPoolStart, normalize, dimensions));
+            Ragged encoder = partEncoder == null ? null : Ragged.of(partEncoder);
+            float[][] vectors = withModel(() -> model.embed(batch.ids, batch.cuSeqlens, partPoolStart,
+                    encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens, normalize,
+                    dimensions));
             for (int i = 0; i < part.length; i++) {
                 out[order[start + i]] = vectors[i];
             }
             start = end;
         }
         return out;
+    }
+
+    /** Tokens sequence s costs a batch: its ids, plus its encoder ids when there are any. */
+    private static long tokensOf(int[][] sequences, int[][] encoderIds, int s) {
+        return sequences[s].length + (encoderIds == null ? 0 : encoderIds[s].length);
     }
 
     private void checkSequence(int[][] sequences, int[] poolStart, int s) {
@@ -319,6 +369,50 @@ public final class Embedder implements AutoCloseable {
             System.arraycopy(flat, r * h, out[r], 0, h);
         }
         return out;
+    }
+
+    /**
+     * The decoder's last hidden state for one sequence, with the encoder ids Causal2Vec needs
+     * (null otherwise). Causal2Vec returns one more row than ids: its contextual token.
+     */
+    public float[][] lastHiddenState(int[] ids, int[] encoderIds) {
+        Objects.requireNonNull(ids, "ids");
+        Ragged batch = Ragged.of(new int[][] {ids});
+        Ragged encoder = encoderIds == null ? null : Ragged.of(new int[][] {encoderIds});
+        float[] flat = withModel(() -> model.forwardHidden(batch.ids, batch.cuSeqlens,
+                encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens));
+        int h = info.hiddenSize();
+        float[][] out = new float[flat.length / h][h];
+        for (int r = 0; r < out.length; r++) {
+            System.arraycopy(flat, r * h, out[r], 0, h);
+        }
+        return out;
+    }
+
+    /**
+     * An intermediate output for one sequence, for checks against reference implementations.
+     *
+     * @param poolStart  leading tokens left out of pooling (NV-Embed's instruction length), or 0
+     * @param encoderIds the encoder's ids (Causal2Vec), or null
+     * @throws InvalidInputException when this model has no such output
+     */
+    public float[][] intermediate(Intermediate which, int[] ids, int poolStart, int[] encoderIds) {
+        Objects.requireNonNull(which, "which");
+        Objects.requireNonNull(ids, "ids");
+        Ragged batch = Ragged.of(new int[][] {ids});
+        Ragged encoder = encoderIds == null ? null : Ragged.of(new int[][] {encoderIds});
+        int[] starts = poolStart == 0 ? null : new int[] {poolStart};
+        return withModel(() -> model.forwardIntermediate(which.code, batch.ids, batch.cuSeqlens, starts,
+                encoder == null ? null : encoder.ids, encoder == null ? null : encoder.cuSeqlens));
+    }
+
+    /**
+     * What the native side recognized in the model folder, as a JSON object: family, backbone
+     * dimensions, attention, pooling, RoPE, dtype, prompt formats and the folder's
+     * sentence-transformers prompts, the architecture's own parts, memory.
+     */
+    public String describe() {
+        return withModel(model::describe);
     }
 
     /** Frees the native model after calls in flight finish. Idempotent. */

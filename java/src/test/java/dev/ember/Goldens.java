@@ -20,7 +20,12 @@ public final class Goldens {
         return repo().resolve("tests/goldens").resolve(name);
     }
 
-    record Case(int[] ids, float[][] lastHiddenState, float[] pooled, float[] embedding, int instructionLen) {}
+    /**
+     * One reference case. NV-Embed cases add instructionLen and latentOutput; Causal2Vec cases add
+     * encoderIds, contextualToken and encoderHidden (null where a golden has none).
+     */
+    record Case(int[] ids, float[][] lastHiddenState, float[] pooled, float[] embedding, int instructionLen,
+            int[] encoderIds, float[][] latentOutput, float[] contextualToken, float[][] encoderHidden) {}
 
     static List<Case> cases(String name) {
         JsonNode root;
@@ -31,16 +36,23 @@ public final class Goldens {
         }
         List<Case> out = new ArrayList<>();
         for (JsonNode c : root.get("cases")) {
-            JsonNode hidden = c.get("last_hidden_state");
-            float[][] rows = new float[hidden.size()][];
-            for (int r = 0; r < rows.length; r++) {
-                rows[r] = floats(hidden.get(r));
-            }
             int instructionLen = c.has("instruction_len") ? c.get("instruction_len").asInt() : 0;
-            out.add(new Case(ints(c.get("ids")), rows, floats(c.get("pooled")), floats(c.get("embedding")),
-                    instructionLen));
+            out.add(new Case(ints(c.get("ids")), rows(c.get("last_hidden_state")), floats(c.get("pooled")),
+                    floats(c.get("embedding")), instructionLen,
+                    c.has("encoder_ids") ? ints(c.get("encoder_ids")) : null,
+                    c.has("latent_output") ? rows(c.get("latent_output")) : null,
+                    c.has("contextual_token") ? floats(c.get("contextual_token")) : null,
+                    c.has("encoder_last_hidden_state") ? rows(c.get("encoder_last_hidden_state")) : null));
         }
         return out;
+    }
+
+    static float[][] rows(JsonNode a) {
+        float[][] rows = new float[a.size()][];
+        for (int r = 0; r < rows.length; r++) {
+            rows[r] = floats(a.get(r));
+        }
+        return rows;
     }
 
     static int[] ints(JsonNode a) {

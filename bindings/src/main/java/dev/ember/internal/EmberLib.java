@@ -6,6 +6,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.annotation.ByPtrPtr;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
@@ -286,6 +287,24 @@ public final class EmberLib {
             @Const ember_model model, @Cast("const int32_t*") int[] token_ids, @Cast("const int32_t*") int[] cu_seqlens,
             int n_seqs, @Cast("const int32_t*") int[] encoder_token_ids,
             @Cast("const int32_t*") int[] encoder_cu_seqlens, @Cast("int64_t*") long[] rows);
+
+    /** The model as Ember recognized it, as JSON; see ember.h. */
+    public static native @Cast("ember_status") int ember_model_describe(
+            @Const ember_model model, @Cast("char*") byte[] buf, @Cast("size_t") long buf_len,
+            @Cast("size_t*") SizeTPointer needed);
+
+    // ------------------------------------------------------------------ ember_intermediate
+
+    public static final int EMBER_INTERMEDIATE_LATENT_OUTPUT = 1;
+    public static final int EMBER_INTERMEDIATE_CONTEXTUAL_TOKEN = 2;
+    public static final int EMBER_INTERMEDIATE_ENCODER_HIDDEN = 3;
+
+    public static native @Cast("ember_status") int ember_intermediate_shape(
+            @Const ember_model model, @Const ember_batch batch, int which,
+            @Cast("int64_t*") long[] rows, @Cast("int64_t*") long[] cols);
+
+    public static native @Cast("ember_status") int ember_forward_intermediate(
+            ember_model model, @Const ember_batch batch, int which, FloatPointer out, @Cast("size_t") long out_len);
 
     // ------------------------------------------------------------------ kernels (kernels.h)
 

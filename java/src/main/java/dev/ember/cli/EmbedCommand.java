@@ -32,8 +32,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code ember embed}: texts from the command line, or JSONL lines ({@code {"text": "..."}} or
- * {@code {"ids": [...], "instruction_len": k}}) from a file or stdin; one vector per input, in
- * order, as JSONL ({@code {"embedding": [...]}}) or a {@code .npy} matrix.
+ * {@code {"ids": [...], "instruction_len": k, "encoder_ids": [...]}}, the last two optional:
+ * NV-Embed's instruction masking and Causal2Vec's encoder input) from a file or stdin; one vector
+ * per input, in order, as JSONL ({@code {"embedding": [...]}}) or a {@code .npy} matrix.
  *
  * <p>Two passes over the input, so memory stays bounded whatever its size: the first parses and
  * tokenizes every line (any malformed or too-long line fails here, with its line number, before
@@ -62,7 +63,8 @@ final class EmbedCommand implements Callable<Integer> {
     List<String> texts;
 
     @Option(names = "--input", paramLabel = "FILE.jsonl",
-            description = "JSONL input, one {\"text\": ...} or {\"ids\": [...], \"instruction_len\": k} per line "
+            description = "JSONL input, one {\"text\": ...} or {\"ids\": [...], \"instruction_len\": k, "
+                    + "\"encoder_ids\": [...]} per line "
                     + "(default: stdin when no TEXT is given).")
     Path input;
 
@@ -187,11 +189,17 @@ final class EmbedCommand implements Callable<Integer> {
         long tokens = 0;
         long truncated = 0;
         int vocab = embedder.info().vocabSize();
+        Boolean withEncoder = null;  // whether ids lines carry "encoder_ids": all of them or none
         try (LineReader in = source.open()) {
             while (in.hasNext()) {
                 List<Line> chunk = in.nextChunk();
                 for (Line l : chunk) {
                     if (l.ids != null) {
+                        if (withEncoder == null) {
+                            withEncoder = l.encoderIds != null;
+                        } else if (withEncoder != (l.encoderIds != null)) {
+                            throw bad(l.where, "either every \"ids\" line has \"encoder_ids\" or none does");
+                        }
                         for (int id : l.ids) {
                             if (id < 0 || id >= vocab) {
                                 throw bad(l.where, "token id " + id + " is outside the vocabulary [0, " + vocab + ")");
@@ -257,14 +265,14 @@ final class EmbedCommand implements Callable<Integer> {
             if (l.text != null) {
                 out.add(tokenized.get(t++));
             } else {
-                out.add(new TokenizedInput(l.ids, l.instructionLen, false));
+                out.add(new TokenizedInput(l.ids, l.instructionLen, false, l.encoderIds));
             }
         }
         return out;
     }
 
     /** One input: a text, or ids with the number of leading instruction tokens kept out of pooling. */
-    private record Line(String where, String text, int[] ids, int instructionLen) {}
+    private record Line(String where, String text, int[] ids, int instructionLen, int[] encoderIds) {}
 
     private interface Source {
         LineReader open() throws IOException;
@@ -306,7 +314,7 @@ final class EmbedCommand implements Callable<Integer> {
                         String t = it.next();
                         n++;
                         chars += t.length();
-                        out.add(new Line("argument " + n, t, null, 0));
+                        out.add(new Line("argument " + n, t, null, 0, null));
                     }
                     return out;
                 }
@@ -399,7 +407,10 @@ final class EmbedCommand implements Callable<Integer> {
             if (node.has("instruction_len")) {
                 throw bad(where, "\"instruction_len\" goes with \"ids\"; for text use --exclude-prompt-from-pooling");
             }
-            return new Line(where, textNode.asText(), null, 0);
+            if (node.has("encoder_ids")) {
+                throw bad(where, "\"encoder_ids\" goes with \"ids\"");
+            }
+            return new Line(where, textNode.asText(), null, 0, null);
         }
         if (!idsNode.isArray()) {
             throw bad(where, "\"ids\" is not an array");
@@ -423,7 +434,23 @@ final class EmbedCommand implements Callable<Integer> {
             }
             instructionLen = il.intValue();
         }
-        return new Line(where, null, ids, instructionLen);
+        // Causal2Vec: the encoder tokenizer's ids of the same text.
+        int[] encoderIds = null;
+        JsonNode enc = node.get("encoder_ids");
+        if (enc != null) {
+            if (!enc.isArray() || enc.isEmpty()) {
+                throw bad(where, "\"encoder_ids\" must be a non-empty array");
+            }
+            encoderIds = new int[enc.size()];
+            for (int i = 0; i < encoderIds.length; i++) {
+                JsonNode id = enc.get(i);
+                if (!id.isIntegralNumber() || !id.canConvertToInt()) {
+                    throw bad(where, "encoder_ids[" + i + "] is not an integer");
+                }
+                encoderIds[i] = id.intValue();
+            }
+        }
+        return new Line(where, null, ids, instructionLen, encoderIds);
     }
 
     private static BadInputException bad(String where, String what) {

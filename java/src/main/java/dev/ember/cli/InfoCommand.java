@@ -2,6 +2,7 @@ package dev.ember.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ember.Embedder;
 import dev.ember.ModelInfo;
 import java.util.concurrent.Callable;
@@ -18,7 +19,10 @@ final class InfoCommand implements Callable<Integer> {
         try (Embedder embedder = model.builder().build()) {
             ModelInfo info = embedder.info();
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            System.out.println(json.writeValueAsString(info));
+            ObjectNode out = json.valueToTree(info);
+            // Family, backbone, attention, pooling, RoPE, dtype, prompts, memory: the native reading.
+            out.set("recognized", json.readTree(embedder.describe()));
+            System.out.println(json.writeValueAsString(out));
         }
         return 0;
     }

@@ -5,7 +5,10 @@ import dev.ember.ModelInfo;
 import dev.ember.Pooling;
 import java.nio.charset.StandardCharsets;
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.javacpp.SizeTPointer;
 
 /**
  * One native model handle and the calls on it. Internal: {@link dev.ember.Embedder} owns it and
@@ -114,11 +117,21 @@ public final class NativeModel implements AutoCloseable {
      * count the mapped model weights) never refuse a call.
      */
     public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, boolean normalize, int dimensions) {
+        return embed(ids, cuSeqlens, poolStart, null, null, normalize, dimensions);
+    }
+
+    /**
+     * As {@link #embed(int[], int[], int[], boolean, int)}, with the encoder's ragged ids
+     * (Causal2Vec; null for every other model).
+     */
+    public float[][] embed(int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds, int[] encoderCuSeqlens,
+            boolean normalize, int dimensions) {
         int nSeqs = cuSeqlens.length - 1;
         int width = dimensions == 0 ? info.embeddingSize() : dimensions;
         float[] out = new float[Math.multiplyExact(nSeqs, width)];
-        NativeStatus.check(EmberLib.ember_embed_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, poolStart, null,
-                null, normalize ? 1 : 0, dimensions, out, out.length));
+        NativeStatus.check(EmberLib.ember_embed_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, poolStart,
+                encoderIds == null ? null : nonEmpty(encoderIds), encoderCuSeqlens, normalize ? 1 : 0, dimensions,
+                out, out.length));
         float[][] result = new float[nSeqs][];
         for (int s = 0; s < nSeqs; s++) {
             result[s] = java.util.Arrays.copyOfRange(out, s * width, (s + 1) * width);
@@ -128,22 +141,65 @@ public final class NativeModel implements AutoCloseable {
 
     /** last_hidden_state rows of the whole batch, flat. */
     public float[] forwardHidden(int[] ids, int[] cuSeqlens) {
+        return forwardHidden(ids, cuSeqlens, null, null);
+    }
+
+    /** As {@link #forwardHidden(int[], int[])}, with the encoder's ragged ids (Causal2Vec). */
+    public float[] forwardHidden(int[] ids, int[] cuSeqlens, int[] encoderIds, int[] encoderCuSeqlens) {
         int nSeqs = cuSeqlens.length - 1;
+        int[] enc = encoderIds == null ? null : nonEmpty(encoderIds);
         long[] rows = new long[1];
-        NativeStatus.check(EmberLib.ember_hidden_rows_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, null, null, rows));
+        NativeStatus.check(EmberLib.ember_hidden_rows_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, enc,
+                encoderCuSeqlens, rows));
         long n = rows[0] * info.hiddenSize();
         if (n > Integer.MAX_VALUE - 8) {
             throw new dev.ember.InvalidInputException("hidden states of " + rows[0] + " rows do not fit a Java array");
         }
         float[] out = new float[(int) n];
-        NativeStatus.check(EmberLib.ember_forward_hidden_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, null, null,
-                out, out.length));
+        NativeStatus.check(EmberLib.ember_forward_hidden_arrays(handle(), nonEmpty(ids), cuSeqlens, nSeqs, enc,
+                encoderCuSeqlens, out, out.length));
         return out;
     }
 
     /** A zero-length Java array may arrive in C as NULL; the native side then reports the empty sequence. */
     private static int[] nonEmpty(int[] ids) {
         return ids.length == 0 ? new int[1] : ids;
+    }
+
+    /** What the native side recognized in the model, as a JSON object's text (ember_model_describe). */
+    public String describe() {
+        try (PointerScope scope = new PointerScope()) {
+            SizeTPointer needed = new SizeTPointer(1);
+            NativeStatus.check(EmberLib.ember_model_describe(handle(), null, 0, needed));
+            byte[] buf = new byte[(int) needed.get()];
+            NativeStatus.check(EmberLib.ember_model_describe(handle(), buf, buf.length, null));
+            return new String(buf, 0, buf.length - 1, StandardCharsets.UTF_8);
+        }
+    }
+
+    /**
+     * An intermediate output (an {@code EMBER_INTERMEDIATE_*} code) of the batch: rows of the
+     * width the native side reports.
+     */
+    public float[][] forwardIntermediate(int which, int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds,
+            int[] encoderCuSeqlens) {
+        try (PointerScope scope = new PointerScope()) {
+            EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart, encoderIds, encoderCuSeqlens);
+            long[] rows = new long[1];
+            long[] cols = new long[1];
+            NativeStatus.check(EmberLib.ember_intermediate_shape(handle(), batch, which, rows, cols));
+            long n = rows[0] * cols[0];
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new dev.ember.InvalidInputException("an output of " + rows[0] + " rows does not fit a Java array");
+            }
+            FloatPointer out = new FloatPointer(Math.max(1, n));
+            NativeStatus.check(EmberLib.ember_forward_intermediate(handle(), batch, which, out, n));
+            float[][] result = new float[(int) rows[0]][(int) cols[0]];
+            for (int r = 0; r < result.length; r++) {
+                out.position(r * cols[0]).get(result[r]);
+            }
+            return result;
+        }
     }
 
     @Override
@@ -159,6 +215,28 @@ public final class NativeModel implements AutoCloseable {
             throw new dev.ember.EmberClosedException("the native model was freed");
         }
         return handle;
+    }
+
+    private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart, int[] encoderIds,
+            int[] encoderCuSeqlens) {
+        EmberLib.ember_batch batch = batch(ids, cuSeqlens, poolStart);
+        if (encoderIds != null) {
+            batch.encoder_token_ids(new IntPointer(encoderIds.length == 0 ? new int[1] : encoderIds));
+            batch.encoder_cu_seqlens(new IntPointer(encoderCuSeqlens));
+        }
+        return batch;
+    }
+
+    private static EmberLib.ember_batch batch(int[] ids, int[] cuSeqlens, int[] poolStart) {
+        EmberLib.ember_batch batch = new EmberLib.ember_batch();
+        // An empty IntPointer would be null in C; keep one element so the pointer is valid.
+        batch.token_ids(new IntPointer(ids.length == 0 ? new int[1] : ids));
+        batch.cu_seqlens(new IntPointer(cuSeqlens));
+        batch.n_seqs(cuSeqlens.length - 1);
+        if (poolStart != null) {
+            batch.pool_start(new IntPointer(poolStart));
+        }
+        return batch;
     }
 
     private static String cString(BytePointer p) {
