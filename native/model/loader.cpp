@@ -1,10 +1,13 @@
 // Recognizes what a path holds and builds the matching architecture.
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
 #include "io/mapped_file.h"
 #include "model/config.h"
 #include "model/decoder_model.h"
+#include "model/gguf_model.h"
 #include "model/model.h"
 #include "model/weight_source.h"
 
@@ -67,12 +70,29 @@ std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_o
     return make_decoder_model(spec, make_backend(opts), std::move(weights));
 }
 
+bool looks_like_gguf(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    char magic[4] = {};
+    const bool ok = std::fread(magic, 1, 4, f) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+    std::fclose(f);
+    return ok;
+}
+
+std::unique_ptr<Model> load_gguf(const std::string& path, const ember_load_options& opts) {
+    auto file = GgufFile::open(path);
+    const DecoderModelSpec spec = gguf_decoder_spec(*file);
+    // Parse and check everything from the file before allocating a backend.
+    auto weights = make_gguf_source(std::move(file));
+    return make_decoder_model(spec, make_backend(opts), std::move(weights));
+}
+
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const ember_load_options& opts) {
     if (is_directory(path)) return load_hf_folder(path, opts);
     if (!file_exists(path)) EMBER_FAIL(EMBER_ERR_MODEL_NOT_FOUND, "model path %s does not exist", path.c_str());
-    if (ends_with(path, ".gguf")) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "GGUF files are not supported yet: %s", path.c_str());
+    if (ends_with(path, ".gguf") || looks_like_gguf(path)) return load_gguf(path, opts);
     EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s is neither a model folder nor a .gguf file", path.c_str());
 }
 

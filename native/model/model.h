@@ -44,7 +44,7 @@ class Model {
     ember_model_info info_{};
 };
 
-// Loads a Hugging Face folder (or, later, a GGUF file).
+// Loads a Hugging Face folder or a GGUF file.
 std::unique_ptr<Model> load_model(const std::string& path, const ember_load_options& opts);
 
 }  // namespace ember
