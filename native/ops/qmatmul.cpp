@@ -88,13 +88,13 @@ void pack_panel_scalar(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_b
     }
 }
 
-void tile_scalar(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
-                 int rows, float* out) {
-    constexpr int nr = 8;
-    const bool is_signed = dtype == EMBER_DTYPE_Q8_0;  // the scalar path packs Q8_0 signed
+void tile_scalar(int32_t dtype, Q8Mode q8, int nr, const uint8_t* panel, int64_t nb, const int8_t* const* xq,
+                 const float* const* xm, int rows, float* out) {
+    const bool is_signed = dtype == EMBER_DTYPE_Q8_0 && q8 == Q8Mode::Signed;
     const int64_t bb = packed_block_bytes(nr);
+    std::vector<float> acc(static_cast<size_t>(nr));
     for (int i = 0; i < rows; ++i) {
-        float acc[nr] = {};
+        std::fill(acc.begin(), acc.end(), 0.0f);
         for (int64_t b = 0; b < nb; ++b) {
             const uint8_t* blk = panel + b * bb;
             const float* f = reinterpret_cast<const float*>(blk + 32 * nr);
@@ -112,7 +112,7 @@ void tile_scalar(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* 
                           f[2 * nr + j] * m[1] + f[3 * nr + j] * m[2];
             }
         }
-        std::memcpy(out + i * nr, acc, sizeof(acc));
+        std::memcpy(out + i * nr, acc.data(), static_cast<size_t>(nr) * sizeof(float));
     }
 }
 
@@ -120,7 +120,7 @@ void tile_scalar(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* 
 
 namespace {
 
-enum class Path { Scalar, Avx2, Avx512Vnni };
+using qmm::Path;
 
 Path pick_path(Isa isa) {
     if (isa > active_isa()) isa = active_isa();
@@ -130,8 +130,8 @@ Path pick_path(Isa isa) {
 }
 
 // Rows of activations per micro-kernel call and columns per panel, per path.
-int path_mr(Path p) { return p == Path::Avx512Vnni ? 8 : 4; }
-int path_nr(Path p) { return p == Path::Avx512Vnni ? 16 : 8; }
+int path_mr(Path p) { return p == Path::Avx512Vnni || p == Path::EmulatedVnni ? 8 : 4; }
+int path_nr(Path p) { return p == Path::Avx512Vnni || p == Path::EmulatedVnni ? 16 : 8; }
 
 // 64-byte aligned growable buffer: the micro-kernels use aligned loads on packed panels.
 class AlignedBuffer {
@@ -189,7 +189,9 @@ void qmatmul_validate(const ember_matmul_params& p) {
 
 void qmatmul(const ember_matmul_params& p, ThreadPool& pool) { qmatmul(p, pool, active_isa()); }
 
-void qmatmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
+void qmatmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) { qmm::qmatmul_path(p, pool, pick_path(isa)); }
+
+void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path) {
     qmatmul_validate(p);
     const int64_t m = p.m, n = p.n, k = p.k;
     if (m == 0 || n == 0) return;
@@ -201,12 +203,13 @@ void qmatmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
             }
         return;
     }
-    const Path path = pick_path(isa);
+    if (path != Path::Scalar && active_isa() < Isa::Avx2) path = Path::Scalar;  // AVX2 packing needed
     const int MR = path_mr(path), NR = path_nr(path);
     const int64_t nb = k / qmm::kBlock;
     const int64_t row_bytes = dtype_row_bytes(p.w_dtype, k);
     const uint8_t* w = static_cast<const uint8_t*>(p.w);
-    const qmm::Q8Mode q8 = path == Path::Avx512Vnni ? qmm::Q8Mode::Offset : qmm::Q8Mode::Signed;
+    const qmm::Q8Mode q8 =
+        path == Path::Avx512Vnni || path == Path::EmulatedVnni ? qmm::Q8Mode::Offset : qmm::Q8Mode::Signed;
 
     // 1. Activations to int8.
     std::vector<int8_t> xq(static_cast<size_t>(m * k));
@@ -264,7 +267,7 @@ void qmatmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
                     switch (path) {
                         case Path::Avx512Vnni: qmm::tile_avx512(p.w_dtype, panel, nb, xqp.data(), xmp.data(), rows, out); break;
                         case Path::Avx2: qmm::tile_avx2(p.w_dtype, panel, nb, xqp.data(), xmp.data(), rows, out); break;
-                        default: qmm::tile_scalar(p.w_dtype, panel, nb, xqp.data(), xmp.data(), rows, out); break;
+                        default: qmm::tile_scalar(p.w_dtype, q8, NR, panel, nb, xqp.data(), xmp.data(), rows, out); break;
                     }
                     const int64_t j0 = pn * NR;
                     const int ncols = static_cast<int>(std::min<int64_t>(NR, n - j0));

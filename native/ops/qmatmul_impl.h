@@ -24,6 +24,7 @@
 
 #include <cstdint>
 
+#include "core/thread_pool.h"
 #include "ember/kernels.h"
 
 namespace ember::cpu::qmm {
@@ -54,10 +55,17 @@ void pack_panel_scalar(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_b
 // a_lo, a_hi, c_lo, c_hi.
 void decode_block_scalar(int32_t dtype, Q8Mode q8, const uint8_t* row, int64_t b, uint8_t q[32], float ac[4]);
 
-// Scalar micro-kernel (nr = 8): out[rows][8] = the panel's contribution for activation rows
-// x_rows[0..rows) (pointers to row starts of Acts.q / Acts.meta).
-void tile_scalar(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
-                 int rows, float* out);
+// Scalar micro-kernel: out[rows][nr] = the panel's contribution for activation rows
+// x_rows[0..rows) (pointers to row starts of Acts.q / Acts.meta). Reads any panel width and Q8_0
+// mode, so it also checks the AVX-512 panel layout on machines without AVX-512.
+void tile_scalar(int32_t dtype, Q8Mode q8, int nr, const uint8_t* panel, int64_t nb, const int8_t* const* xq,
+                 const float* const* xm, int rows, float* out);
+
+// The kernel paths. EmulatedVnni runs the AVX-512 VNNI path's packing (16 columns, Q8_0 offset
+// to unsigned) and blocking (8 rows) with the scalar micro-kernel: tests use it to check that
+// layout where the CPU lacks AVX-512.
+enum class Path { Scalar, Avx2, Avx512Vnni, EmulatedVnni };
+void qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path);
 
 // AVX2 (qmatmul_avx2.cpp): nr = 8, MR = 4.
 void quantize_acts_avx2(const float* x, int64_t k, int8_t* q, float* meta);

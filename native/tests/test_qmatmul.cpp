@@ -1,5 +1,5 @@
-// The quantized matmul against its scalar twin, on every SIMD level this CPU has, over odd
-// shapes. Two references:
+// The quantized matmul against its scalar twin, on every kernel path this CPU has (and the
+// AVX-512 VNNI panel layout through the scalar kernel everywhere), over odd shapes. Two references:
 //  - exact: qmatmul_ref on the float activations; the fast path differs by the int8 activation
 //    quantization, at most sum_e |w_e| * max|x_block(e)| / 254 per output (checked per output,
 //    with 1% slack for float rounding);
@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "doctest/doctest.h"
 #include "ops/qmatmul.h"
+#include "ops/qmatmul_impl.h"
 #include "quant/quants.h"
 #include "test_util.h"
 
@@ -30,11 +31,22 @@ std::vector<uint8_t> random_weights(int32_t dtype, int64_t n, int64_t k, uint64_
     return w;
 }
 
-std::vector<Isa> isas() {
-    std::vector<Isa> v{Isa::Scalar};
-    if (active_isa() >= Isa::Avx2) v.push_back(Isa::Avx2);
-    if (active_isa() >= Isa::Avx512) v.push_back(Isa::Avx512);
+// Every kernel path this CPU can run, plus the AVX-512 VNNI layout run by the scalar kernel.
+std::vector<cpu::qmm::Path> paths() {
+    using cpu::qmm::Path;
+    std::vector<Path> v{Path::Scalar, Path::EmulatedVnni};
+    if (active_isa() >= Isa::Avx2) v.push_back(Path::Avx2);
+    if (active_isa() >= Isa::Avx512 && cpu_features().avx512_vnni) v.push_back(Path::Avx512Vnni);
     return v;
+}
+
+const char* path_name(cpu::qmm::Path p) {
+    switch (p) {
+        case cpu::qmm::Path::Scalar: return "scalar";
+        case cpu::qmm::Path::Avx2: return "avx2";
+        case cpu::qmm::Path::Avx512Vnni: return "avx512-vnni";
+        default: return "emulated-vnni";
+    }
 }
 
 void check_shape(int32_t dtype, int64_t m, int64_t n, int64_t k, uint64_t seed, ThreadPool& pool, bool accumulate,
@@ -104,11 +116,11 @@ void check_shape(int32_t dtype, int64_t m, int64_t n, int64_t k, uint64_t seed, 
         for (int64_t i = 0; i < m; ++i) std::memcpy(&r[i * n], &v[i * ys], static_cast<size_t>(n) * 4);
         return r;
     };
-    for (Isa isa : isas()) {
-        INFO("isa ", std::string(isa_name(isa)));
+    for (cpu::qmm::Path path : paths()) {
+        INFO("path ", std::string(path_name(path)));
         std::vector<float> y = y0;
         p.y = y.data();
-        cpu::qmatmul(p, pool, isa);
+        cpu::qmm::qmatmul_path(p, pool, path);
         // Same quantization: float rounding only, relative to sum |w * xq| (immune to cancellation).
         double e_same = 0;
         for (int64_t i = 0; i < m; ++i)

@@ -1,4 +1,6 @@
 // Hugging Face folder -> GGUF (ember_convert), and synthetic models (ember_synth_model).
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -316,10 +318,17 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     w.write(out);
 }
 
+// mkdir -p of the folder that will hold `path`.
+void make_parent_dirs(const std::string& path) {
+    for (size_t i = 1; i < path.size(); ++i)
+        if (path[i] == '/') ::mkdir(path.substr(0, i).c_str(), 0755);
+}
+
 void synth_model_any(const std::string& like, const std::string& out, int32_t dtype, uint64_t seed) {
     const bench::ModelShape* shape = bench::find_shape(like);
     EMBER_CHECK_ARG(shape != nullptr, "unknown model shape \"%s\"", like.c_str());
     const bool gguf = out.size() > 5 && out.compare(out.size() - 5, 5, ".gguf") == 0;
+    make_parent_dirs(out);
     auto name = [](int32_t dt) -> std::string {
         return dt == EMBER_DTYPE_F32 ? "f32" : dt == EMBER_DTYPE_F16 ? "f16" : "bf16";
     };
