@@ -211,16 +211,17 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
     const qmm::Q8Mode q8 =
         path == Path::Avx512Vnni || path == Path::EmulatedVnni ? qmm::Q8Mode::Offset : qmm::Q8Mode::Signed;
 
-    // 1. Activations to int8.
-    std::vector<int8_t> xq(static_cast<size_t>(m * k));
-    std::vector<float> xm(static_cast<size_t>(m * nb * 3));
+    // 1. Activations to int8, in the calling thread's scratch (kept between calls).
+    thread_local AlignedBuffer act_q, act_meta;
+    int8_t* const xq = reinterpret_cast<int8_t*>(act_q.get(static_cast<size_t>(m * k)));
+    float* const xm = reinterpret_cast<float*>(act_meta.get(static_cast<size_t>(m * nb * 3) * sizeof(float)));
     pool.parallel_for(m, std::max<int64_t>(1, 16384 / k), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const float* x = p.x + r * p.x_stride;
             if (path == Path::Scalar)
-                quantize_act_row_ref(x, k, xq.data() + r * k, xm.data() + r * nb * 3);
+                quantize_act_row_ref(x, k, xq + r * k, xm + r * nb * 3);
             else
-                qmm::quantize_acts_avx2(x, k, xq.data() + r * k, xm.data() + r * nb * 3);
+                qmm::quantize_acts_avx2(x, k, xq + r * k, xm + r * nb * 3);
         }
     });
 
@@ -258,8 +259,8 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
             for (int64_t i0 = 0; i0 < m; i0 += MR) {
                 const int rows = static_cast<int>(std::min<int64_t>(MR, m - i0));
                 for (int r = 0; r < rows; ++r) {
-                    xqp[r] = xq.data() + (i0 + r) * k;
-                    xmp[r] = xm.data() + (i0 + r) * nb * 3;
+                    xqp[r] = xq + (i0 + r) * k;
+                    xmp[r] = xm + (i0 + r) * nb * 3;
                 }
                 for (int64_t pn = pan0; pn < pan1; ++pn) {
                     const uint8_t* panel = packed + (pn - pan0) * panel_bytes;

@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/half.h"
 #include "ops/qmatmul_impl.h"
 #include "quant/quants.h"
 
@@ -35,64 +34,60 @@ inline int32_t load_i32(const void* p) {
     return v;
 }
 
-// ---- weight decoding: 32 quant bytes of block b of one row, plus a_lo, a_hi, c_lo, c_hi.
+// ---- weight decoding: 32 quant bytes of block b of one row, and the raw scale fields of
+// column j into Scales (converted 8 columns at a time by block_scales).
 
-inline __m256i decode_q8_0(const uint8_t* row, int64_t b, Q8Mode mode, float ac[4]) {
-    const uint8_t* blk = row + b * 34;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    const float d = f16_to_f32(dh);
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-    ac[0] = ac[1] = d;
-    if (mode == Q8Mode::Offset) {
-        v = _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80)));
-        ac[2] = ac[3] = -128.0f * d;
-    } else {
-        ac[2] = ac[3] = 0.0f;
-    }
+struct Scales {
+    alignas(32) uint16_t d[8];      // f16 scale (Q4_K: of the sub-block scales)
+    alignas(32) uint16_t dmin[8];   // f16 (Q4_K: scale of the mins)
+    alignas(32) int32_t s_lo[8];    // integer scale of the first / second 16 elements
+    alignas(32) int32_t s_hi[8];
+    alignas(32) int32_t m[8];       // Q4_K 6-bit min
+};
+
+inline uint16_t load_u16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
     return v;
 }
 
-inline __m256i decode_q4_0(const uint8_t* row, int64_t b, float ac[4]) {
+inline __m256i decode_q8_0(const uint8_t* row, int64_t b, Q8Mode mode, Scales& s, int j) {
+    const uint8_t* blk = row + b * 34;
+    s.d[j] = load_u16(blk);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
+    return mode == Q8Mode::Offset ? _mm256_xor_si256(v, _mm256_set1_epi8(static_cast<char>(0x80))) : v;
+}
+
+inline __m256i decode_q4_0(const uint8_t* row, int64_t b, Scales& s, int j) {
     const uint8_t* blk = row + b * 18;
-    uint16_t dh;
-    std::memcpy(&dh, blk, 2);
-    const float d = f16_to_f32(dh);
+    s.d[j] = load_u16(blk);
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2));
     const __m128i mask = _mm_set1_epi8(0x0F);
     const __m128i lo = _mm_and_si128(q, mask), hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-    ac[0] = ac[1] = d;
-    ac[2] = ac[3] = -8.0f * d;
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
 }
 
-inline __m256i decode_q4_k(const uint8_t* row, int64_t b, float ac[4]) {
+inline __m256i decode_q4_k(const uint8_t* row, int64_t b, Scales& s, int j) {
     const uint8_t* blk = row + (b / 8) * 144;
-    const int s = static_cast<int>(b % 8);
-    uint16_t dh, mh;
-    std::memcpy(&dh, blk, 2);
-    std::memcpy(&mh, blk + 2, 2);
+    const int sb = static_cast<int>(b % 8);
+    s.d[j] = load_u16(blk);
+    s.dmin[j] = load_u16(blk + 2);
     uint8_t sc, m;
-    quant::q4k_scale_min(s, blk + 4, &sc, &m);
-    ac[0] = ac[1] = f16_to_f32(dh) * sc;
-    ac[2] = ac[3] = -f16_to_f32(mh) * m;
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + (s / 2) * 32));
+    quant::q4k_scale_min(sb, blk + 4, &sc, &m);
+    s.s_lo[j] = s.s_hi[j] = sc;
+    s.m[j] = m;
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + (sb / 2) * 32));
     const __m256i mask = _mm256_set1_epi8(0x0F);
-    return (s & 1) ? _mm256_and_si256(_mm256_srli_epi16(q, 4), mask) : _mm256_and_si256(q, mask);
+    return (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(q, 4), mask) : _mm256_and_si256(q, mask);
 }
 
-inline __m256i decode_q6_k(const uint8_t* row, int64_t b, float ac[4]) {
+inline __m256i decode_q6_k(const uint8_t* row, int64_t b, Scales& s, int j) {
     const uint8_t* blk = row + (b / 8) * 210;
-    const int s = static_cast<int>(b % 8);
-    const int half = s / 4, quarter = s % 4;
-    uint16_t dh;
-    std::memcpy(&dh, blk + 208, 2);
-    const float d = f16_to_f32(dh);
-    const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192);
-    ac[0] = d * scales[2 * s];
-    ac[1] = d * scales[2 * s + 1];
-    ac[2] = -32.0f * ac[0];
-    ac[3] = -32.0f * ac[1];
+    const int sb = static_cast<int>(b % 8);
+    const int half = sb / 4, quarter = sb % 4;
+    s.d[j] = load_u16(blk + 208);
+    s.s_lo[j] = static_cast<int8_t>(blk[192 + 2 * sb]);
+    s.s_hi[j] = static_cast<int8_t>(blk[192 + 2 * sb + 1]);
     const __m256i mask = _mm256_set1_epi8(0x0F);
     const __m256i ql = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 64 * half + (quarter & 1) * 32));
     const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * half));
@@ -101,13 +96,42 @@ inline __m256i decode_q6_k(const uint8_t* row, int64_t b, float ac[4]) {
     return _mm256_or_si256(low4, _mm256_slli_epi16(high2, 4));
 }
 
-inline __m256i decode(int32_t dtype, Q8Mode q8, const uint8_t* row, int64_t b, float ac[4]) {
+inline __m256i decode(int32_t dtype, Q8Mode q8, const uint8_t* row, int64_t b, Scales& s, int j) {
     switch (dtype) {
-        case EMBER_DTYPE_Q8_0: return decode_q8_0(row, b, q8, ac);
-        case EMBER_DTYPE_Q4_0: return decode_q4_0(row, b, ac);
-        case EMBER_DTYPE_Q4_K: return decode_q4_k(row, b, ac);
-        default: return decode_q6_k(row, b, ac);
+        case EMBER_DTYPE_Q8_0: return decode_q8_0(row, b, q8, s, j);
+        case EMBER_DTYPE_Q4_0: return decode_q4_0(row, b, s, j);
+        case EMBER_DTYPE_Q4_K: return decode_q4_k(row, b, s, j);
+        default: return decode_q6_k(row, b, s, j);
     }
+}
+
+// a_lo, a_hi, c_lo, c_hi of 8 columns (see qmatmul_impl.h), stored `nr` floats apart.
+inline void block_scales(int32_t dtype, Q8Mode q8, const Scales& s, float* f, int nr) {
+    const __m256 d = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(s.d)));
+    __m256 a_lo = d, a_hi = d, c_lo, c_hi;
+    switch (dtype) {
+        case EMBER_DTYPE_Q8_0:
+            c_lo = c_hi = q8 == Q8Mode::Offset ? _mm256_mul_ps(d, _mm256_set1_ps(-128.0f)) : _mm256_setzero_ps();
+            break;
+        case EMBER_DTYPE_Q4_0: c_lo = c_hi = _mm256_mul_ps(d, _mm256_set1_ps(-8.0f)); break;
+        case EMBER_DTYPE_Q4_K: {
+            const __m256 dmin = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(s.dmin)));
+            a_lo = a_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s.s_lo))));
+            c_lo = c_hi = _mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), dmin),
+                                        _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s.m))));
+            break;
+        }
+        default:  // Q6_K
+            a_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s.s_lo))));
+            a_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s.s_hi))));
+            c_lo = _mm256_mul_ps(a_lo, _mm256_set1_ps(-32.0f));
+            c_hi = _mm256_mul_ps(a_hi, _mm256_set1_ps(-32.0f));
+            break;
+    }
+    _mm256_storeu_ps(f, a_lo);
+    _mm256_storeu_ps(f + nr, a_hi);
+    _mm256_storeu_ps(f + 2 * nr, c_lo);
+    _mm256_storeu_ps(f + 3 * nr, c_hi);
 }
 
 // v[j] holds 8 dwords (steps t = 0..7) of column j; afterwards v[t] holds dword t of columns 0..7.
@@ -256,23 +280,16 @@ void pack_panel_avx2(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_byt
                      int64_t nb, uint8_t* out) {
     const int64_t bb = packed_block_bytes(nr);
     __m256i v[8];
-    float ac[8][4];
+    Scales s;
+    std::memset(&s, 0, sizeof(s));  // columns past ncols keep zero scales
     for (int64_t b = 0; b < nb; ++b) {
-        for (int j = 0; j < 8; ++j) {
-            if (j < ncols) {
-                v[j] = decode(dtype, q8, w + j * row_bytes, b, ac[j]);
-            } else {
-                v[j] = _mm256_setzero_si256();
-                ac[j][0] = ac[j][1] = ac[j][2] = ac[j][3] = 0.0f;
-            }
-        }
+        for (int j = 0; j < 8; ++j)
+            v[j] = j < ncols ? decode(dtype, q8, w + j * row_bytes, b, s, j) : _mm256_setzero_si256();
         transpose8x8_epi32(v);
         uint8_t* blk = out + b * bb;
         for (int t = 0; t < 8; ++t)
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + t * 4 * nr + lane0 * 4), v[t]);
-        float* f = reinterpret_cast<float*>(blk + 32 * nr);
-        for (int h = 0; h < 4; ++h)
-            for (int j = 0; j < 8; ++j) f[h * nr + lane0 + j] = ac[j][h];
+        block_scales(dtype, q8, s, reinterpret_cast<float*>(blk + 32 * nr) + lane0, nr);
     }
 }
 
