@@ -1,6 +1,7 @@
 // GGUF reader and writer: round trips, and hostile files (truncated anywhere, lying counts,
 // lengths, dimensions, offsets and type ids) that must fail with a typed error and never read
 // outside the mapping. Run under -DEMBER_SANITIZE=ON to catch the latter.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "io/gguf.h"
 #include "quant/quants.h"
 #include "test_util.h"
+#include "tools/convert.h"
 
 using namespace ember;
 
@@ -292,4 +294,59 @@ TEST_CASE("hostile GGUF headers give typed errors") {
         k.header(1, 0).tensor("t", {32}, 6, 0).pad().zeros(32);
         CHECK(parse_status(k.b) == EMBER_OK);
     }
+}
+
+TEST_CASE("convert writes the folder's BPE tokenizer as tokenizer.ggml.*") {
+    const std::string dir = "/tmp/ember-test-" + std::to_string(::getpid()) + "-tok";
+    const std::string golden = std::string(EMBER_SOURCE_DIR) + "/tests/goldens/qwen3-tiny";
+    ::mkdir(dir.c_str(), 0755);
+    write_bytes(dir + "/config.json", read_bytes(golden + "/config.json"));
+    write_bytes(dir + "/model.safetensors", read_bytes(golden + "/model.safetensors"));
+    const std::string tok = R"({
+      "version": "1.0",
+      "added_tokens": [{"id": 511, "content": "<|endoftext|>", "special": true},
+                       {"id": 300, "content": "<tool>", "special": false}],
+      "post_processor": {"type": "TemplateProcessing",
+                         "single": [{"Sequence": {"id": "A", "type_id": 0}},
+                                    {"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}}]},
+      "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u0120": 3},
+                "merges": ["a b", ["ab", "b"]]}
+    })";
+    write_bytes(dir + "/tokenizer.json", std::vector<uint8_t>(tok.begin(), tok.end()));
+    const std::string out = dir + "/model.gguf";
+    convert_hf_to_gguf(dir, out, EMBER_DTYPE_F16);
+    auto g = GgufFile::open(out);
+    const GgufValue* tokens = g->find("tokenizer.ggml.tokens");
+    REQUIRE(tokens != nullptr);
+    REQUIRE(tokens->strings.size() == 512);  // padded to the embedding rows
+    CHECK(tokens->strings[2] == "ab");
+    CHECK(tokens->strings[3] == "\xc4\xa0");
+    CHECK(tokens->strings[511] == "<|endoftext|>");
+    CHECK(tokens->strings[300] == "<tool>");
+    CHECK(tokens->strings[100] == "[PAD100]");
+    const GgufValue* types = g->find("tokenizer.ggml.token_type");
+    REQUIRE(types != nullptr);
+    REQUIRE(types->count == 512);
+    auto type_of = [&](int i) {
+        int32_t t;
+        std::memcpy(&t, types->raw + 4 * i, 4);
+        return t;
+    };
+    CHECK(type_of(0) == 1);    // normal
+    CHECK(type_of(511) == 3);  // control
+    CHECK(type_of(300) == 4);  // user-defined
+    CHECK(type_of(100) == 5);  // unused
+    const GgufValue* merges = g->find("tokenizer.ggml.merges");
+    REQUIRE(merges != nullptr);
+    REQUIRE(merges->strings.size() == 2);
+    CHECK(merges->strings[1] == "ab b");
+    CHECK(g->get_string("tokenizer.ggml.model") == "gpt2");
+    CHECK(g->get_string("tokenizer.ggml.pre") == "qwen2");
+    CHECK(g->get_int("tokenizer.ggml.eos_token_id", 0, 1000) == 511);
+    CHECK(g->get_bool_or("tokenizer.ggml.add_eos_token", false));
+    CHECK_FALSE(g->get_bool_or("tokenizer.ggml.add_bos_token", true));
+    CHECK(g->tensor("blk.0.attn_q.weight")->dtype == EMBER_DTYPE_F16);
+    for (const char* f : {"/config.json", "/model.safetensors", "/tokenizer.json", "/model.gguf"})
+        std::remove((dir + f).c_str());
+    ::rmdir(dir.c_str());
 }

@@ -17,6 +17,7 @@
 #include "io/safetensors.h"
 #include "model/config.h"
 #include "quant/quants.h"
+#include "tools/convert.h"
 
 namespace ember {
 
