@@ -183,7 +183,8 @@ void qmatmul_validate(const ember_matmul_params& p) {
     EMBER_CHECK_ARG(p.x != nullptr && p.w != nullptr && p.y != nullptr, "qmatmul: null x, w or y");
     EMBER_CHECK_ARG(p.x_stride >= p.k && p.y_stride >= p.n, "qmatmul: strides (x %lld, y %lld) below k %lld / n %lld",
                     (long long)p.x_stride, (long long)p.y_stride, (long long)p.k, (long long)p.n);
-    EMBER_CHECK_ARG(p.k < (int64_t(1) << 31) && p.n < (int64_t(1) << 40) && p.m < (int64_t(1) << 40),
+    EMBER_CHECK_ARG(p.k < (int64_t(1) << 31) && p.n < (int64_t(1) << 40) && p.m < (int64_t(1) << 40) &&
+                        p.m * p.k < (int64_t(1) << 46),
                     "qmatmul: sizes too large");
 }
 
@@ -225,7 +226,32 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
         }
     });
 
-    // 2. Column panels in groups small enough for L2, several groups per thread for balance.
+    // 2a. A few rows: no packing (AVX2 kernel on both SIMD paths).
+    if (m <= qmm::kGemvMaxRows && (path == Path::Avx2 || path == Path::Avx512Vnni)) {
+        const int64_t cols = std::max<int64_t>(16, (n + pool.size() * 4 - 1) / (pool.size() * 4));
+        pool.parallel_for((n + cols - 1) / cols, 1, [&](int64_t c0, int64_t c1) {
+            const int8_t* xqp[qmm::kGemvMaxRows];
+            const float* xmp[qmm::kGemvMaxRows];
+            for (int64_t r = 0; r < m; ++r) {
+                xqp[r] = xq + r * k;
+                xmp[r] = xm + r * nb * 3;
+            }
+            const int64_t j0 = c0 * cols, j1 = std::min(n, c1 * cols);
+            std::vector<float> out(static_cast<size_t>(m * (j1 - j0)));
+            qmm::gemv_avx2(p.w_dtype, w, row_bytes, j0, j1, nb, xqp, xmp, static_cast<int>(m), out.data(), j1 - j0);
+            for (int64_t r = 0; r < m; ++r) {
+                float* y = p.y + r * p.y_stride;
+                const float* o = out.data() + r * (j1 - j0);
+                for (int64_t j = j0; j < j1; ++j) {
+                    const float v = o[j - j0] + (p.bias ? p.bias[j] : 0.0f);
+                    y[j] = p.accumulate ? y[j] + v : v;
+                }
+            }
+        });
+        return;
+    }
+
+    // 2b. Column panels in groups small enough for L2, several groups per thread for balance.
     const int64_t panels = (n + NR - 1) / NR;
     const int64_t panel_bytes = nb * qmm::packed_block_bytes(NR);
     int64_t group = std::max<int64_t>(1, (192 << 10) / panel_bytes);

@@ -239,6 +239,72 @@ void tile(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float
     for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + i * NR, acc[i]);
 }
 
+// ---- few rows: dot products straight from the GGUF blocks (no panel packing), each column's
+// 32-block decoded once and used for every row. Partial sums stay in 8 lanes until the end.
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+template <int MR>
+void gemv_cols(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, int64_t j1, int64_t nb,
+               const int8_t* const* xq, const float* const* xm, float* out, int64_t out_stride) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    Scales s;
+    std::memset(&s, 0, sizeof(s));
+    for (int64_t j = j0; j < j1; ++j) {
+        const uint8_t* row = w + j * row_bytes;
+        __m256 acc[MR];
+        float cacc[MR];
+        for (int i = 0; i < MR; ++i) {
+            acc[i] = _mm256_setzero_ps();
+            cacc[i] = 0.0f;
+        }
+        for (int64_t b = 0; b < nb; ++b) {
+            const __m256i v = decode(dtype, Q8Mode::Signed, row, b, s, 0);
+            const float d = h2f(s.d[0]);
+            if (dtype == EMBER_DTYPE_Q8_0) {
+                const __m256i va = _mm256_abs_epi8(v);
+                for (int i = 0; i < MR; ++i) {
+                    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
+                    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(va, _mm256_sign_epi8(x, v)), ones);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xm[i][3 * b]), acc[i]);
+                }
+            } else if (dtype == EMBER_DTYPE_Q6_K) {
+                const float a_lo = d * s.s_lo[0], a_hi = d * s.s_hi[0];
+                for (int i = 0; i < MR; ++i) {
+                    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
+                    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones);
+                    const float dx = xm[i][3 * b];
+                    // int32 lanes 0-3 hold elements 0-15, lanes 4-7 elements 16-31.
+                    const __m256 sc = _mm256_setr_ps(a_lo * dx, a_lo * dx, a_lo * dx, a_lo * dx, a_hi * dx, a_hi * dx,
+                                                     a_hi * dx, a_hi * dx);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[i]);
+                    cacc[i] -= 32.0f * (a_lo * xm[i][3 * b + 1] + a_hi * xm[i][3 * b + 2]);
+                }
+            } else {  // Q4_0, Q4_K
+                float a = d, c = -8.0f * d;
+                if (dtype == EMBER_DTYPE_Q4_K) {
+                    a = d * static_cast<float>(s.s_lo[0]);
+                    c = (0.0f - h2f(s.dmin[0])) * static_cast<float>(s.m[0]);
+                }
+                for (int i = 0; i < MR; ++i) {
+                    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
+                    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(a * xm[i][3 * b]), acc[i]);
+                    cacc[i] += c * (xm[i][3 * b + 1] + xm[i][3 * b + 2]);
+                }
+            }
+        }
+        for (int i = 0; i < MR; ++i) out[i * out_stride + (j - j0)] = hsum8(acc[i]) + cacc[i];
+    }
+}
+
 template <Kind K>
 void tile_rows(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm, int rows, float* out) {
     switch (rows) {
@@ -301,6 +367,16 @@ void tile_avx2(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* co
         case EMBER_DTYPE_Q4_K: tile_rows<kQ4>(panel, nb, xq, xm, rows, out); break;
         case EMBER_DTYPE_Q6_K: tile_rows<kQ6>(panel, nb, xq, xm, rows, out); break;
         default: EMBER_FAIL(EMBER_ERR_INTERNAL, "qmatmul avx2: dtype %d", dtype);
+    }
+}
+
+void gemv_avx2(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, int64_t j1, int64_t nb,
+               const int8_t* const* xq, const float* const* xm, int rows, float* out, int64_t out_stride) {
+    switch (rows) {
+        case 4: gemv_cols<4>(dtype, w, row_bytes, j0, j1, nb, xq, xm, out, out_stride); break;
+        case 3: gemv_cols<3>(dtype, w, row_bytes, j0, j1, nb, xq, xm, out, out_stride); break;
+        case 2: gemv_cols<2>(dtype, w, row_bytes, j0, j1, nb, xq, xm, out, out_stride); break;
+        default: gemv_cols<1>(dtype, w, row_bytes, j0, j1, nb, xq, xm, out, out_stride); break;
     }
 }
 

@@ -74,6 +74,13 @@ void pack_panel_avx2(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_byt
 void tile_avx2(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
                int rows, float* out);
 
+// Up to kGemvMaxRows activation rows: dot products straight from the GGUF blocks of columns
+// [j0, j1) (no packing: for so few rows the packing would cost more than the products).
+// out[i * out_stride + (j - j0)] for rows i < rows.
+constexpr int kGemvMaxRows = 4;
+void gemv_avx2(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, int64_t j1, int64_t nb,
+               const int8_t* const* xq, const float* const* xm, int rows, float* out, int64_t out_stride);
+
 // AVX-512 VNNI (qmatmul_avx512.cpp): nr = 16, MR = 8.
 void tile_avx512(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
                  int rows, float* out);
