@@ -342,20 +342,37 @@ void quantize_acts_avx2(const float* x, int64_t k, int8_t* q, float* meta) {
     }
 }
 
-void pack_panel_avx2(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_bytes, int ncols, int nr, int lane0,
-                     int64_t nb, uint8_t* out) {
+namespace {
+
+// The decoder chosen once per panel, not per block.
+template <int32_t kDtype>
+void pack_panel_t(Q8Mode q8, const uint8_t* w, int64_t row_bytes, int ncols, int nr, int lane0, int64_t nb,
+                  uint8_t* out) {
     const int64_t bb = packed_block_bytes(nr);
     __m256i v[8];
     Scales s;
     std::memset(&s, 0, sizeof(s));  // columns past ncols keep zero scales
     for (int64_t b = 0; b < nb; ++b) {
         for (int j = 0; j < 8; ++j)
-            v[j] = j < ncols ? decode(dtype, q8, w + j * row_bytes, b, s, j) : _mm256_setzero_si256();
+            v[j] = j < ncols ? decode(kDtype, q8, w + j * row_bytes, b, s, j) : _mm256_setzero_si256();
         transpose8x8_epi32(v);
         uint8_t* blk = out + b * bb;
         for (int t = 0; t < 8; ++t)
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(blk + t * 4 * nr + lane0 * 4), v[t]);
-        block_scales(dtype, q8, s, reinterpret_cast<float*>(blk + 32 * nr) + lane0, nr);
+        block_scales(kDtype, q8, s, reinterpret_cast<float*>(blk + 32 * nr) + lane0, nr);
+    }
+}
+
+}  // namespace
+
+void pack_panel_avx2(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_bytes, int ncols, int nr, int lane0,
+                     int64_t nb, uint8_t* out) {
+    switch (dtype) {
+        case EMBER_DTYPE_Q8_0: pack_panel_t<EMBER_DTYPE_Q8_0>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
+        case EMBER_DTYPE_Q4_0: pack_panel_t<EMBER_DTYPE_Q4_0>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
+        case EMBER_DTYPE_Q4_K: pack_panel_t<EMBER_DTYPE_Q4_K>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
+        case EMBER_DTYPE_Q6_K: pack_panel_t<EMBER_DTYPE_Q6_K>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
+        default: EMBER_FAIL(EMBER_ERR_INTERNAL, "qmatmul avx2: cannot pack dtype %d", dtype);
     }
 }
 
