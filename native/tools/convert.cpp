@@ -10,6 +10,7 @@
 #include "bench/synth_model.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "ember/tools.h"
 #include "io/gguf.h"
 #include "io/json.h"
@@ -207,24 +208,29 @@ void write_tokenizer(GgufWriter& w, const std::string& dir, const std::string& a
 
 // A safetensors tensor converted row by row: read (and, for Llama Q/K, permute) rows, write them
 // in `dtype`.
-GgufWriter::Producer matrix_producer(const TensorView* t, int64_t n, int64_t k, int32_t dtype, int32_t permute_heads) {
-    return [t, n, k, dtype, permute_heads](uint8_t* dst, size_t bytes) {
+// Rows are independent: they are converted on all cores (the K-quant scale search is slow).
+GgufWriter::Producer matrix_producer(ThreadPool& pool, const TensorView* t, int64_t n, int64_t k, int32_t dtype,
+                                     int32_t permute_heads) {
+    return [&pool, t, n, k, dtype, permute_heads](uint8_t* dst, size_t bytes) {
         const int64_t src_rb = dtype_row_bytes(t->dtype, k), dst_rb = dtype_row_bytes(dtype, k);
         if (src_rb < 0 || dst_rb < 0 || static_cast<uint64_t>(n * dst_rb) != bytes)
             EMBER_FAIL(EMBER_ERR_INTERNAL, "convert: size mismatch for %s", t->name.c_str());
-        std::vector<float> row(static_cast<size_t>(k));
         const int64_t D = permute_heads > 0 ? n / permute_heads : 0;
-        for (int64_t r = 0; r < n; ++r) {
-            // llama.cpp's permute(): GGUF row (head, i, h) = HF row (head, h, i), i < D/2, h in {0, 1}.
-            int64_t src_row = r;
-            if (permute_heads > 0) {
-                const int64_t head = r / D, within = r % D, i = within / 2, h = within % 2;
-                src_row = head * D + h * (D / 2) + i;
+        pool.parallel_for(n, std::max<int64_t>(1, 65536 / k), [&](int64_t r0, int64_t r1) {
+            std::vector<float> row(static_cast<size_t>(k));
+            for (int64_t r = r0; r < r1; ++r) {
+                // llama.cpp's permute(): GGUF row (head, i, h) = HF row (head, h, i), i < D/2, h in {0, 1}.
+                int64_t src_row = r;
+                if (permute_heads > 0) {
+                    const int64_t head = r / D, within = r % D, i = within / 2, h = within % 2;
+                    src_row = head * D + h * (D / 2) + i;
+                }
+                if (!quant::dequantize_row(t->dtype, t->data + src_row * src_rb, row.data(), k))
+                    EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "convert: cannot read %s (%s)", t->name.c_str(),
+                               t->st_dtype.c_str());
+                quant::quantize_row(dtype, row.data(), dst + r * dst_rb, k);
             }
-            if (!quant::dequantize_row(t->dtype, t->data + src_row * src_rb, row.data(), k))
-                EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "convert: cannot read %s (%s)", t->name.c_str(), t->st_dtype.c_str());
-            quant::quantize_row(dtype, row.data(), dst + r * dst_rb, k);
-        }
+        });
     };
 }
 
@@ -245,6 +251,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     const uint32_t gguf_pooling = pooling == EMBER_POOLING_MEAN ? 1 : pooling == EMBER_POOLING_CLS ? 2 : 3;
 
     auto archive = SafetensorsArchive::open_dir(dir);
+    ThreadPool pool(0);
     GgufWriter w;
     const std::string a = arch + ".";
     w.add_string("general.architecture", arch);
@@ -285,11 +292,11 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     auto matrix = [&](const std::string& gname, const std::string& hf, int64_t n, int64_t k, int32_t heads) {
         const TensorView* t = find(hf, {n, k});
         const int32_t dt = matrix_dtype(dtype, k);
-        w.add_tensor(gname, {n, k}, dt, matrix_producer(t, n, k, dt, heads));
+        w.add_tensor(gname, {n, k}, dt, matrix_producer(pool, t, n, k, dt, heads));
     };
     auto vector = [&](const std::string& gname, const std::string& hf, int64_t n) {
         const TensorView* t = find(hf, {n});
-        w.add_tensor(gname, {n}, EMBER_DTYPE_F32, matrix_producer(t, 1, n, EMBER_DTYPE_F32, 0));
+        w.add_tensor(gname, {n}, EMBER_DTYPE_F32, matrix_producer(pool, t, 1, n, EMBER_DTYPE_F32, 0));
     };
     // Decoder tensors are spelled with or without "model." in published checkpoints.
     auto hf = [&](const std::string& name) {
