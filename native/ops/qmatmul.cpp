@@ -99,7 +99,7 @@ void tile_scalar(int32_t dtype, Q8Mode q8, int nr, const uint8_t* panel, int64_t
             const uint8_t* blk = panel + b * bb;
             const float* f = reinterpret_cast<const float*>(blk + 32 * nr);
             const int8_t* x = xq[i] + b * kBlock;
-            const float* m = xm[i] + 3 * b;
+            const float* m = xm[i] + quant::kActMeta * b;
             for (int j = 0; j < nr; ++j) {
                 int32_t s[2] = {0, 0};
                 for (int t = 0; t < 8; ++t)
@@ -215,14 +215,14 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
     // 1. Activations to int8, in the calling thread's scratch (kept between calls).
     thread_local AlignedBuffer act_q, act_meta;
     int8_t* const xq = reinterpret_cast<int8_t*>(act_q.get(static_cast<size_t>(m * k)));
-    float* const xm = reinterpret_cast<float*>(act_meta.get(static_cast<size_t>(m * nb * 3) * sizeof(float)));
+    float* const xm = reinterpret_cast<float*>(act_meta.get(static_cast<size_t>(m * nb * quant::kActMeta) * sizeof(float)));
     pool.parallel_for(m, std::max<int64_t>(1, 16384 / k), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             const float* x = p.x + r * p.x_stride;
             if (path == Path::Scalar)
-                quantize_act_row_ref(x, k, xq + r * k, xm + r * nb * 3);
+                quantize_act_row_ref(x, k, xq + r * k, xm + r * nb * quant::kActMeta);
             else
-                qmm::quantize_acts_avx2(x, k, xq + r * k, xm + r * nb * 3);
+                qmm::quantize_acts_avx2(x, k, xq + r * k, xm + r * nb * quant::kActMeta);
         }
     });
 
@@ -234,7 +234,7 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
             const float* xmp[qmm::kGemvMaxRows];
             for (int64_t r = 0; r < m; ++r) {
                 xqp[r] = xq + r * k;
-                xmp[r] = xm + r * nb * 3;
+                xmp[r] = xm + r * nb * quant::kActMeta;
             }
             const int64_t j0 = c0 * cols, j1 = std::min(n, c1 * cols);
             std::vector<float> out(static_cast<size_t>(m * (j1 - j0)));
@@ -286,7 +286,7 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
                 const int rows = static_cast<int>(std::min<int64_t>(MR, m - i0));
                 for (int r = 0; r < rows; ++r) {
                     xqp[r] = xq + (i0 + r) * k;
-                    xmp[r] = xm + (i0 + r) * nb * 3;
+                    xmp[r] = xm + (i0 + r) * nb * quant::kActMeta;
                 }
                 for (int64_t pn = pan0; pn < pan1; ++pn) {
                     const uint8_t* panel = packed + (pn - pan0) * panel_bytes;

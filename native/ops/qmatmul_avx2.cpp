@@ -205,7 +205,7 @@ void tile(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float
             for (int i = 0; i < MR; ++i) {
                 const __m256 isum = _mm256_cvtepi32_ps(_mm256_madd_epi16(s16[i], ones));
                 acc[i] = _mm256_fmadd_ps(isum, _mm256_mul_ps(_mm256_set1_ps(mr[i][0]), a), acc[i]);
-                acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(mr[i][1] + mr[i][2]), c, acc[i]);
+                acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(mr[i][3]), c, acc[i]);
             }
         } else {
             // 6-bit quants (<= 63): two maddubs results add up to at most 2*2*63*127 < 2^15. Each
@@ -233,7 +233,7 @@ void tile(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float
         }
         for (int i = 0; i < MR; ++i) {
             xr[i] += kBlock;
-            mr[i] += 3;
+            mr[i] += quant::kActMeta;
         }
     }
     for (int i = 0; i < MR; ++i) _mm256_storeu_ps(out + i * NR, acc[i]);
@@ -273,19 +273,19 @@ void gemv_cols(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, i
                 for (int i = 0; i < MR; ++i) {
                     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
                     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(va, _mm256_sign_epi8(x, v)), ones);
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xm[i][3 * b]), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * xm[i][quant::kActMeta * b]), acc[i]);
                 }
             } else if (dtype == EMBER_DTYPE_Q6_K) {
                 const float a_lo = d * s.s_lo[0], a_hi = d * s.s_hi[0];
                 for (int i = 0; i < MR; ++i) {
                     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
                     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones);
-                    const float dx = xm[i][3 * b];
+                    const float dx = xm[i][quant::kActMeta * b];
                     // int32 lanes 0-3 hold elements 0-15, lanes 4-7 elements 16-31.
                     const __m256 sc = _mm256_setr_ps(a_lo * dx, a_lo * dx, a_lo * dx, a_lo * dx, a_hi * dx, a_hi * dx,
                                                      a_hi * dx, a_hi * dx);
                     acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[i]);
-                    cacc[i] -= 32.0f * (a_lo * xm[i][3 * b + 1] + a_hi * xm[i][3 * b + 2]);
+                    cacc[i] -= 32.0f * (a_lo * xm[i][quant::kActMeta * b + 1] + a_hi * xm[i][quant::kActMeta * b + 2]);
                 }
             } else {  // Q4_0, Q4_K
                 float a = d, c = -8.0f * d;
@@ -296,8 +296,8 @@ void gemv_cols(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, i
                 for (int i = 0; i < MR; ++i) {
                     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq[i] + b * kBlock));
                     const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, x), ones);
-                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(a * xm[i][3 * b]), acc[i]);
-                    cacc[i] += c * (xm[i][3 * b + 1] + xm[i][3 * b + 2]);
+                    acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(a * xm[i][quant::kActMeta * b]), acc[i]);
+                    cacc[i] += c * (xm[i][quant::kActMeta * b + 3]);
                 }
             }
         }
@@ -336,9 +336,11 @@ void quantize_acts_avx2(const float* x, int64_t k, int8_t* q, float* meta) {
         const __m256i p01 = _mm256_packs_epi32(iv[0], iv[1]), p23 = _mm256_packs_epi32(iv[2], iv[3]);
         const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), perm);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kBlock), bytes);
-        meta[3 * b] = d;
-        meta[3 * b + 1] = d * static_cast<float>(sum_lo);
-        meta[3 * b + 2] = d * static_cast<float>(sum_hi);
+        float* mb = meta + quant::kActMeta * b;
+        mb[0] = d;
+        mb[1] = d * static_cast<float>(sum_lo);
+        mb[2] = d * static_cast<float>(sum_hi);
+        mb[3] = mb[1] + mb[2];
     }
 }
 

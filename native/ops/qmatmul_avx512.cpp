@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "ops/qmatmul_impl.h"
+#include "quant/quants.h"
 
 namespace ember::cpu::qmm {
 
@@ -50,7 +51,7 @@ void tile(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float
             const __m512 a = _mm512_load_ps(f), c = _mm512_load_ps(f + 2 * NR);
             for (int i = 0; i < MR; ++i) {
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(_mm512_set1_ps(mr[i][0]), a), acc[i]);
-                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(mr[i][1] + mr[i][2]), c, acc[i]);
+                acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(mr[i][3]), c, acc[i]);
             }
         } else {
             for (int h = 0; h < 2; ++h) {
@@ -71,7 +72,7 @@ void tile(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float
         }
         for (int i = 0; i < MR; ++i) {
             xr[i] += kBlock;
-            mr[i] += 3;
+            mr[i] += quant::kActMeta;
         }
     }
     for (int i = 0; i < MR; ++i) _mm512_storeu_ps(out + i * NR, acc[i]);

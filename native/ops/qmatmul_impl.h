@@ -3,7 +3,8 @@
 //
 // Scheme (the usual GEMM packing, on int8):
 //  1. Activations x[m, k] are quantized once per call to int8, per block of 32 (quant/quants.h
-//     kActBlock): per block a float scale d and the scaled sums of its two 16-element halves.
+//     kActBlock): per block a float scale d and the scaled sums of its two 16-element halves
+//     (and of the whole block).
 //  2. Weights are packed on the fly, one panel of NR output columns at a time (8 for AVX2, 16 for
 //     AVX-512), into a layout where a SIMD register holds 4 consecutive k-elements of each of the
 //     NR columns (column j in 32-bit lane j). Each 32-block of k in a panel is
@@ -38,13 +39,8 @@ constexpr int64_t packed_block_bytes(int nr) { return int64_t(48) * nr; }
 // offset to unsigned (VNNI: vpdpbusd takes the unsigned side from the weights).
 enum class Q8Mode { Signed, Offset };
 
-// Quantized activations for the whole call: row r at q + r * k, meta (3 floats per block:
-// d, dsum_lo, dsum_hi) at meta + r * 3 * (k / 32).
-struct Acts {
-    const int8_t* q = nullptr;
-    const float* meta = nullptr;
-    int64_t k = 0;
-};
+// Activations are passed to the kernels as per-row pointers: xq[i] to the row's k int8 values,
+// xm[i] to its quant::kActMeta floats per block (quant/quants.h quantize_act_row_ref).
 
 // Packs columns [0, ncols) of a panel (ncols <= nr; missing columns are zero) from `w`
 // (rows of `row_bytes` bytes in GGUF block layout, first row = first column of the panel), all

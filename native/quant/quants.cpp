@@ -399,9 +399,11 @@ void quantize_act_row_ref(const float* x, int64_t k, int8_t* q, float* meta) {
             qb[j] = static_cast<int8_t>(qi);
             (j < 16 ? sum_lo : sum_hi) += qi;
         }
-        meta[3 * b] = d;
-        meta[3 * b + 1] = d * static_cast<float>(sum_lo);
-        meta[3 * b + 2] = d * static_cast<float>(sum_hi);
+        float* mb = meta + kActMeta * b;
+        mb[0] = d;
+        mb[1] = d * static_cast<float>(sum_lo);
+        mb[2] = d * static_cast<float>(sum_hi);
+        mb[3] = mb[1] + mb[2];
     }
 }
 

@@ -106,10 +106,12 @@ void quantize_row_q6_k(const float* x, BlockQ6_K* y, int64_t n);
 
 constexpr int kActBlock = 32;
 
+constexpr int kActMeta = 4;  // floats of per-block data
+
 // Quantizes `k` floats (k a multiple of 32) to k int8 values and per block: scale d, and
-// d * (sum of the block's first 16 quants), d * (sum of the last 16). Values are
-// round-to-nearest(x / d) with d = max|x| / 127; a block of zeros gets d = 0.
-// `meta` receives 3 floats per block: d, dsum_lo, dsum_hi.
+// d * (sum of the block's first 16 quants), d * (sum of the last 16), and the sum of those two.
+// Values are round-to-nearest(x / d) with d = max|x| / 127; a block of zeros gets d = 0.
+// `meta` receives kActMeta floats per block: d, dsum_lo, dsum_hi, dsum_lo + dsum_hi.
 void quantize_act_row_ref(const float* x, int64_t k, int8_t* q, float* meta);
 
 }  // namespace ember::quant

@@ -64,12 +64,12 @@ void check_shape(int32_t dtype, int64_t m, int64_t n, int64_t k, uint64_t seed, 
     std::vector<float> half_step(static_cast<size_t>(m * k));  // max |x_block| / 254 per element
     {
         std::vector<int8_t> q(static_cast<size_t>(k));
-        std::vector<float> meta(static_cast<size_t>(3 * (k / 32)));
+        std::vector<float> meta(static_cast<size_t>(quant::kActMeta * (k / 32)));
         for (int64_t i = 0; i < m; ++i) {
             quant::quantize_act_row_ref(x.data() + i * xs, k, q.data(), meta.data());
             for (int64_t e = 0; e < k; ++e) {
-                xq_f[i * xs + e] = meta[3 * (e / 32)] * q[e];
-                half_step[i * k + e] = meta[3 * (e / 32)] * 0.5f;
+                xq_f[i * xs + e] = meta[quant::kActMeta * (e / 32)] * q[e];
+                half_step[i * k + e] = meta[quant::kActMeta * (e / 32)] * 0.5f;
             }
         }
     }

@@ -202,10 +202,10 @@ TEST_CASE("activation quantization") {
     auto x = test::random_floats(256, seed, 3.0f);
     for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // a zero block
     std::vector<int8_t> q(256);
-    std::vector<float> meta(3 * 8);
+    std::vector<float> meta(kActMeta * 8);
     quantize_act_row_ref(x.data(), 256, q.data(), meta.data());
     for (int b = 0; b < 8; ++b) {
-        const float d = meta[3 * b];
+        const float d = meta[kActMeta * b];
         int lo = 0, hi = 0, amax = 0;
         for (int j = 0; j < 32; ++j) {
             const int v = q[32 * b + j];
@@ -220,7 +220,8 @@ TEST_CASE("activation quantization") {
         } else {
             CHECK(amax == 127);
         }
-        CHECK(meta[3 * b + 1] == doctest::Approx(d * lo));
-        CHECK(meta[3 * b + 2] == doctest::Approx(d * hi));
+        CHECK(meta[kActMeta * b + 1] == doctest::Approx(d * lo));
+        CHECK(meta[kActMeta * b + 2] == doctest::Approx(d * hi));
+        CHECK(meta[kActMeta * b + 3] == meta[kActMeta * b + 1] + meta[kActMeta * b + 2]);
     }
 }
