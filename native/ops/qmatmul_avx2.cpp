@@ -1,14 +1,16 @@
 // AVX2 variant of the quantized matmul (see ops/qmatmul_impl.h): activation quantization, weight
 // panel packing (decode 32 weights per column into a register, then an 8x8 transpose of 32-bit
 // groups) and the MR x 8 micro-kernel on vpmaddubsw / vpmaddwd. Compiled with -mavx2 -mfma; only
-// entered after the run-time CPU check.
+// entered after the run-time CPU check. Like every *_avx2 / *_avx512 file it defines no weak or
+// inline-shared symbols (no throwing, no inline functions from other headers' namespaces): the
+// linker could otherwise pick this file's AVX copy for baseline callers. Dtypes are the ones
+// qmatmul_supports() accepts, checked by the caller.
 #include <immintrin.h>
 
 #include <cstring>
 
-#include "core/error.h"
 #include "ops/qmatmul_impl.h"
-#include "quant/quants.h"
+#include "quant/quants.h"  // constants only
 
 namespace ember::cpu::qmm {
 
@@ -72,10 +74,14 @@ inline __m256i decode_q4_k(const uint8_t* row, int64_t b, Scales& s, int j) {
     const int sb = static_cast<int>(b % 8);
     s.d[j] = load_u16(blk);
     s.dmin[j] = load_u16(blk + 2);
-    uint8_t sc, m;
-    quant::q4k_scale_min(sb, blk + 4, &sc, &m);
-    s.s_lo[j] = s.s_hi[j] = sc;
-    s.m[j] = m;
+    const uint8_t* sm = blk + 4;  // quant::q4k_scale_min, kept local to this file (see the header comment)
+    if (sb < 4) {
+        s.s_lo[j] = s.s_hi[j] = sm[sb] & 63;
+        s.m[j] = sm[sb + 4] & 63;
+    } else {
+        s.s_lo[j] = s.s_hi[j] = (sm[sb + 4] & 0xF) | ((sm[sb - 4] >> 6) << 4);
+        s.m[j] = (sm[sb + 4] >> 4) | ((sm[sb] >> 6) << 4);
+    }
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + (sb / 2) * 32));
     const __m256i mask = _mm256_set1_epi8(0x0F);
     return (sb & 1) ? _mm256_and_si256(_mm256_srli_epi16(q, 4), mask) : _mm256_and_si256(q, mask);
@@ -373,8 +379,7 @@ void pack_panel_avx2(int32_t dtype, Q8Mode q8, const uint8_t* w, int64_t row_byt
         case EMBER_DTYPE_Q8_0: pack_panel_t<EMBER_DTYPE_Q8_0>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
         case EMBER_DTYPE_Q4_0: pack_panel_t<EMBER_DTYPE_Q4_0>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
         case EMBER_DTYPE_Q4_K: pack_panel_t<EMBER_DTYPE_Q4_K>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
-        case EMBER_DTYPE_Q6_K: pack_panel_t<EMBER_DTYPE_Q6_K>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
-        default: EMBER_FAIL(EMBER_ERR_INTERNAL, "qmatmul avx2: cannot pack dtype %d", dtype);
+        default: pack_panel_t<EMBER_DTYPE_Q6_K>(q8, w, row_bytes, ncols, nr, lane0, nb, out); break;
     }
 }
 
@@ -382,10 +387,8 @@ void tile_avx2(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* co
                int rows, float* out) {
     switch (dtype) {
         case EMBER_DTYPE_Q8_0: tile_rows<kQ8Signed>(panel, nb, xq, xm, rows, out); break;
-        case EMBER_DTYPE_Q4_0:
-        case EMBER_DTYPE_Q4_K: tile_rows<kQ4>(panel, nb, xq, xm, rows, out); break;
         case EMBER_DTYPE_Q6_K: tile_rows<kQ6>(panel, nb, xq, xm, rows, out); break;
-        default: EMBER_FAIL(EMBER_ERR_INTERNAL, "qmatmul avx2: dtype %d", dtype);
+        default: tile_rows<kQ4>(panel, nb, xq, xm, rows, out); break;  // Q4_0, Q4_K
     }
 }
 

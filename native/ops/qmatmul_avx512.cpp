@@ -3,7 +3,7 @@
 // int32 lane without saturation). Structurally the AVX2 kernel with 16 columns per register and
 // one instruction per multiply-add step; panels are packed by the AVX2 decoder (Q8_0 offset to
 // unsigned, corrected by c = -128 d). Compiled with the AVX-512 flags; only entered when the CPU
-// reports AVX-512 F/BW/DQ/VL and VNNI.
+// reports AVX-512 F/BW/DQ/VL and VNNI. No weak / shared symbols here (see qmatmul_avx2.cpp).
 #include <immintrin.h>
 
 // GCC 12 reports _mm512_cvtepi32_ps's internal _mm512_undefined_ps() as maybe-uninitialized.
@@ -11,7 +11,6 @@
 
 #include <cstring>
 
-#include "core/error.h"
 #include "ops/qmatmul_impl.h"
 #include "quant/quants.h"
 
@@ -97,11 +96,8 @@ void tile_rows(const uint8_t* panel, int64_t nb, const int8_t* const* xq, const 
 void tile_avx512(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
                  int rows, float* out) {
     switch (dtype) {
-        case EMBER_DTYPE_Q8_0:
-        case EMBER_DTYPE_Q4_0:
-        case EMBER_DTYPE_Q4_K: tile_rows<false>(panel, nb, xq, xm, rows, out); break;
         case EMBER_DTYPE_Q6_K: tile_rows<true>(panel, nb, xq, xm, rows, out); break;
-        default: EMBER_FAIL(EMBER_ERR_INTERNAL, "qmatmul avx512: dtype %d", dtype);
+        default: tile_rows<false>(panel, nb, xq, xm, rows, out); break;  // Q8_0 (offset), Q4_0, Q4_K
     }
 }
 
