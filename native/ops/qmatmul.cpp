@@ -204,6 +204,8 @@ void qmm::qmatmul_path(const ember_matmul_params& p, ThreadPool& pool, Path path
             }
         return;
     }
+    // Never enter code the CPU cannot run, whatever the caller asked for.
+    if (path == Path::Avx512Vnni && pick_path(Isa::Avx512) != Path::Avx512Vnni) path = Path::Avx2;
     if (path != Path::Scalar && active_isa() < Isa::Avx2) path = Path::Scalar;  // AVX2 packing needed
     const int MR = path_mr(path), NR = path_nr(path);
     const int64_t nb = k / qmm::kBlock;
