@@ -20,6 +20,7 @@
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
 #include "ops/swiglu.h"
+#include "quant/quants.h"
 
 namespace ember {
 
@@ -87,7 +88,10 @@ class CpuBackend final : public Backend {
                             dst[i] = f16_to_f32(h);
                         }
                         break;
-                    default: EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "embedding table dtype %s", dtype_info(table.dtype)->name);
+                    default:  // GGUF quantized tables: one row dequantized
+                        if (!quant::dequantize_row(table.dtype, src, dst, table.k))
+                            EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "embedding table dtype %s",
+                                       dtype_info(table.dtype)->name);
                 }
             }
         });

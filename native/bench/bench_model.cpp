@@ -1,5 +1,6 @@
 // End-to-end embedding throughput on a random-weight model of a real shape.
-//   ember_bench_model [--like qwen3-0.6b] [--dtype bf16] [--threads 2] [--lengths 128,512]
+//   ember_bench_model [--like qwen3-0.6b] [--dtype bf16|f16|f32|q8_0|q4_0|q4_k|q6_k|gguf-f16|...]
+//                     [--threads 2] [--lengths 128,512]
 //                     [--tokens 4096] [--dir DIR] [--repeat 3]
 // Prints tokens/s per input length (median over repeats) as a table.
 #include <algorithm>
@@ -14,6 +15,8 @@
 
 #include "bench/synth_model.h"
 #include "ember/ember.h"
+#include "ember/kernels.h"
+#include "ember/tools.h"
 
 int main(int argc, char** argv) {
     std::string like = "qwen3-0.6b", dtype = "bf16", dir, lengths_arg = "128,512";
@@ -32,8 +35,23 @@ int main(int argc, char** argv) {
     }
     const ember::bench::ModelShape* shape = ember::bench::find_shape(like);
     if (shape == nullptr) { std::fprintf(stderr, "unknown shape %s\n", like.c_str()); return 2; }
-    if (dir.empty()) dir = std::string("/tmp/ember-bench-") + like + "-" + dtype;
-    ember::bench::synth_model(*shape, dtype, dir);
+    // GGUF types (and "gguf-f16" etc.) go through a synthetic GGUF file, the rest a folder.
+    const char* gguf_types[] = {"q8_0", "q4_0", "q4_k", "q6_k", "gguf-f32", "gguf-f16", "gguf-bf16"};
+    const int32_t gguf_ids[] = {EMBER_DTYPE_Q8_0, EMBER_DTYPE_Q4_0, EMBER_DTYPE_Q4_K, EMBER_DTYPE_Q6_K,
+                                EMBER_DTYPE_F32,  EMBER_DTYPE_F16,  EMBER_DTYPE_BF16};
+    int32_t gguf_dtype = -1;
+    for (int i = 0; i < 7; ++i)
+        if (dtype == gguf_types[i]) gguf_dtype = gguf_ids[i];
+    if (gguf_dtype >= 0) {
+        if (dir.empty()) dir = std::string("/tmp/ember-bench/") + like + "-" + dtype + ".gguf";
+        if (ember_synth_model(like.c_str(), dir.c_str(), gguf_dtype, 1) != EMBER_OK) {
+            std::fprintf(stderr, "synth failed: %s\n", ember_last_error());
+            return 1;
+        }
+    } else {
+        if (dir.empty()) dir = std::string("/tmp/ember-bench-") + like + "-" + dtype;
+        ember::bench::synth_model(*shape, dtype, dir);
+    }
 
     ember_load_options opts;
     ember_load_options_init(&opts);

@@ -1,4 +1,6 @@
 // Recognizes what a path holds and builds the matching architecture.
+#include <cstdio>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -8,6 +10,7 @@
 #include "model/config.h"
 #include "model/decoder_model.h"
 #include "model/families.h"
+#include "model/gguf_model.h"
 #include "model/model.h"
 #include "model/nvembed_model.h"
 #include "model/weight_source.h"
@@ -39,27 +42,33 @@ bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// The description ember_model_describe returns: the family's facts, the model's own, memory.
-std::string describe(const Model& m, const Family& family, const Json& config, const std::string& dir) {
+// What ember_model_describe reports for any model: its own facts, shape, memory, backend.
+Json describe_model(const Model& m) {
     const ember_model_info& info = m.info();
     Json d = m.describe();
-    d["family"] = family.name;
-    if (const Json* a = json_find(config, "architectures"); a != nullptr) d["architectures"] = *a;
-    d["model_type"] = json_string_or(config, "model_type", "", "config.json");
     d["attention"] = info.causal ? "causal" : "bidirectional";
     d["pooling"] = pooling_name(info.pooling);
     d["hidden_size"] = info.hidden_size;
     d["embedding_size"] = info.embedding_size;
     d["weight_dtype"] = dtype_info(info.weight_dtype) ? dtype_info(info.weight_dtype)->name : "?";
-    d["eos"] = family.eos;
-    d["instruction_masking"] = family.mask_instruction;
-    d["prompts"] = describe_prompts(family, dir);
-    d["note"] = family.note;
     Json mem = Json::object();
     mem["weight_bytes"] = info.weight_bytes;
     mem["activation_bytes_per_token"] = m.activation_bytes_per_token();
     d["memory"] = mem;
     d["backend"] = m.backend().describe();
+    return d;
+}
+
+// A Hugging Face folder's description adds the family's facts and the folder's prompts.
+std::string describe(const Model& m, const Family& family, const Json& config, const std::string& dir) {
+    Json d = describe_model(m);
+    d["family"] = family.name;
+    if (const Json* a = json_find(config, "architectures"); a != nullptr) d["architectures"] = *a;
+    d["model_type"] = json_string_or(config, "model_type", "", "config.json");
+    d["eos"] = family.eos;
+    d["instruction_masking"] = family.mask_instruction;
+    d["prompts"] = describe_prompts(family, dir);
+    d["note"] = family.note;
     return d.dump();
 }
 
@@ -97,12 +106,35 @@ std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_o
     return model;
 }
 
+bool looks_like_gguf(const std::string& path) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return false;
+    char magic[4] = {};
+    const bool ok = std::fread(magic, 1, 4, f) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+    std::fclose(f);
+    return ok;
+}
+
+std::unique_ptr<Model> load_gguf(const std::string& path, const ember_load_options& opts) {
+    auto file = GgufFile::open(path);
+    const DecoderModelSpec spec = gguf_decoder_spec(*file);
+    // Parse and check everything from the file before allocating a backend.
+    auto weights = make_gguf_source(std::move(file));
+    auto model = make_decoder_model(spec, make_backend(opts), std::move(weights));
+    Json d = describe_model(*model);
+    d["format"] = "gguf";
+    d["family"] = spec.family;
+    d["model_type"] = spec.decoder.model_type;
+    model->set_description(d.dump());
+    return model;
+}
+
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const ember_load_options& opts) {
     if (is_directory(path)) return load_hf_folder(path, opts);
     if (!file_exists(path)) EMBER_FAIL(EMBER_ERR_MODEL_NOT_FOUND, "model path %s does not exist", path.c_str());
-    if (ends_with(path, ".gguf")) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "GGUF files are not supported yet: %s", path.c_str());
+    if (ends_with(path, ".gguf") || looks_like_gguf(path)) return load_gguf(path, opts);
     EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s is neither a model folder nor a .gguf file", path.c_str());
 }
 

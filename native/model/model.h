@@ -65,7 +65,7 @@ class Model {
     std::string description_;
 };
 
-// Loads a Hugging Face folder (or, later, a GGUF file).
+// Loads a Hugging Face folder or a GGUF file.
 std::unique_ptr<Model> load_model(const std::string& path, const ember_load_options& opts);
 
 }  // namespace ember

@@ -1,4 +1,5 @@
 #include "ops/matmul.h"
+#include "ops/qmatmul.h"
 
 #include <algorithm>
 #include <vector>
@@ -90,6 +91,11 @@ void validate(const ember_matmul_params& p) {
 void matmul(const ember_matmul_params& p, ThreadPool& pool) { matmul(p, pool, active_isa()); }
 
 void matmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
+    // GGUF block types have their own integer kernels (ops/qmatmul).
+    if (qmatmul_supports(p.w_dtype)) {
+        qmatmul(p, pool, isa);
+        return;
+    }
     validate(p);
     const MatmulKernels& kern = kernels_for(isa, kMatmulSse, kMatmulAvx2, kMatmulAvx512);
     if (p.m == 0 || p.n == 0) return;
@@ -115,6 +121,10 @@ void matmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
 }
 
 void matmul_ref(const ember_matmul_params& p) {
+    if (qmatmul_supports(p.w_dtype)) {
+        qmatmul_ref(p);
+        return;
+    }
     validate(p);
     if (p.m == 0 || p.n == 0) return;
     const int64_t row_bytes = dtype_row_bytes(p.w_dtype, p.k);

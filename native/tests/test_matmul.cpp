@@ -192,8 +192,9 @@ TEST_CASE("matmul: invalid parameters are rejected") {
     CHECK(with([](auto& p) { p.y_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.x_stride = INT64_MAX / 2; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.w_dtype = 99; }) == EMBER_ERR_INVALID_ARGUMENT);
-    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q8_0; }) == EMBER_ERR_MODEL_UNSUPPORTED);
-    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q4_K; }) == EMBER_ERR_MODEL_UNSUPPORTED);
+    // Quantized types go to ops/qmatmul, which needs k in whole blocks.
+    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q8_0; p.k = 7; p.x_stride = 7; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.w_dtype = EMBER_DTYPE_Q4_K; p.k = 32; p.x_stride = 32; }) == EMBER_ERR_INVALID_ARGUMENT);
     // Empty outputs need no pointers at all.
     CHECK(with([](auto& p) { p.m = 0; p.x = nullptr; p.y = nullptr; }) == EMBER_OK);
     CHECK(with([](auto& p) { p.n = 0; p.w = nullptr; p.k = 0; }) == EMBER_OK);

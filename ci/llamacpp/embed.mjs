@@ -1,0 +1,64 @@
+// Embeds with llama.cpp (node-llama-cpp 3.22.1, prebuilt CPU binaries, no download, no build) and
+// prints JSON, for Ember's conformance and speed comparisons.
+//
+//   node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] < input.json
+//
+// input.json: {"ids": [[1, 2, 3], ...]} (token ids, evaluated as given: no BOS/EOS added) or
+//             {"texts": ["...", ...]} (tokenized by llama.cpp from the file's tokenizer).
+// Output: {"backend": ..., "pooling": <the file's pooling, applied by llama.cpp>,
+//          "embeddings": [[...], ...] (as llama.cpp returns them), "seconds": [per input, median
+//          over repeats], "tokens": [per input]}.
+import { readFileSync } from "node:fs";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+
+const args = process.argv.slice(2);
+if (args.length < 1) {
+    console.error("usage: node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] < input.json");
+    process.exit(2);
+}
+const modelPath = args[0];
+const opt = (name, fallback) => {
+    const i = args.indexOf(name);
+    return i >= 0 && i + 1 < args.length ? Number(args[i + 1]) : fallback;
+};
+const threads = opt("--threads", 2);
+const repeat = Math.max(1, opt("--repeat", 1));
+const input = JSON.parse(readFileSync(0, "utf8"));
+const items = input.ids ?? input.texts;
+if (!Array.isArray(items) || items.length === 0) {
+    console.error("input needs a non-empty \"ids\" or \"texts\" array");
+    process.exit(2);
+}
+
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+const lengths = items.map((it) => (Array.isArray(it) ? it.length : model.tokenize(it, true).length));
+const context = opt("--context", Math.max(32, ...lengths.map((n) => n + 8)));
+const ctx = await model.createEmbeddingContext({ contextSize: context, batchSize: context, threads });
+
+const embeddings = [];
+const seconds = [];
+for (const it of items) {
+    const times = [];
+    let vector = null;
+    for (let r = 0; r < repeat; ++r) {
+        const t0 = process.hrtime.bigint();
+        const e = await ctx.getEmbeddingFor(it);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        vector = Array.from(e.vector);
+    }
+    times.sort((a, b) => a - b);
+    embeddings.push(vector);
+    seconds.push(times[Math.floor(times.length / 2)]);
+}
+process.stdout.write(JSON.stringify({
+    backend: "llama.cpp via node-llama-cpp 3.22.1",
+    cpu: llama.cpuMathCores !== undefined ? { cores: llama.cpuMathCores } : undefined,
+    threads,
+    embeddings,
+    seconds,
+    tokens: lengths,
+}) + "\n");
+await ctx.dispose();
+await model.dispose();
+await llama.dispose();
