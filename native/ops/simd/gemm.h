@@ -36,6 +36,9 @@ struct Gemm {
             acc0[r] = V::zero();
             acc1[r] = V::zero();
             ar[r] = a + r * lda;
+            // C is read only after the k loop; start fetching it now (it is often in L3 by then).
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + ncols - 1), _MM_HINT_T0);
         }
 #pragma GCC unroll 4
         for (int64_t p = 0; p < kc; ++p) {
