@@ -4,6 +4,8 @@
 //   ember_bench_kernels [matmul|attention|all] [--threads=1,2] [--seconds=0.3]
 //
 // EMBER_ISA=avx2|scalar lowers the instruction set; the one in use is printed first.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -58,6 +60,40 @@ double best_seconds(const std::function<void()>& fn) {
         ++reps;
     }
     return best;
+}
+
+// Peak single-thread FMA throughput, measured with 12 independent chains of vfmadd: the ceiling the
+// matmul numbers compare to (it moves with the clock and with other load on the machine).
+constexpr long kPeakIters = 20000000;
+
+double peak_gflops(double seconds, int lanes) { return kPeakIters * 12.0 * 2 * lanes / seconds * 1e-9; }
+
+__attribute__((target("avx2,fma"))) double fma_peak_avx2() {
+    __m256 a[12];
+    for (auto& v : a) v = _mm256_set1_ps(1.0f);
+    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < kPeakIters; ++i)
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; ++j) a[j] = _mm256_fmadd_ps(a[j], b, c);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    volatile float sink = 0;
+    for (auto& v : a) sink = sink + _mm256_cvtss_f32(v);
+    return peak_gflops(s, 8);
+}
+
+__attribute__((target("avx512f"))) double fma_peak_avx512() {
+    __m512 a[12];
+    for (auto& v : a) v = _mm512_set1_ps(1.0f);
+    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < kPeakIters; ++i)
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], b, c);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    volatile float sink = 0;
+    for (auto& v : a) sink = sink + _mm512_cvtss_f32(v);
+    return peak_gflops(s, 16);
 }
 
 const char* dtype_name(int32_t d) { return d == EMBER_DTYPE_F32 ? "f32" : d == EMBER_DTYPE_BF16 ? "bf16" : "f16"; }
@@ -158,6 +194,10 @@ int main(int argc, char** argv) {
     }
     std::printf("cpu: %s, %d hardware threads, kernels: %s\n", cpu_model().c_str(),
                 ThreadPool::hardware_threads(), isa_name(active_isa()));
+    if (active_isa() == Isa::Avx512)
+        std::printf("fma peak, one thread: %.1f GFLOP/s (avx512)\n", fma_peak_avx512());
+    else if (active_isa() == Isa::Avx2)
+        std::printf("fma peak, one thread: %.1f GFLOP/s (avx2)\n", fma_peak_avx2());
     if (what == "matmul" || what == "all") bench_matmul(threads);
     if (what == "attention" || what == "all") bench_attention(threads);
     return 0;

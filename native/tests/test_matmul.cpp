@@ -41,10 +41,10 @@ struct Shape {
     int64_t m, k, n;
 };
 
-// Odd shapes around the kernel's edges: gemv (m <= 4) and gemm, k below / across the 256 block,
-// n around the 16 / 32 panel widths, single rows and columns.
-const Shape kShapes[] = {{1, 7, 1},      {1, 1024, 257}, {3, 100, 257},  {4, 1025, 31},
-                         {5, 7, 33},     {17, 1024, 257}, {17, 100, 1},  {128, 100, 257},
+// Odd shapes around the kernels' edges: gemv (m <= 8) and gemm, k below / across the 256 block,
+// n around the 3-column gemv tiles and the 16 / 32 panel widths, single rows and columns.
+const Shape kShapes[] = {{1, 7, 1},       {1, 1024, 257}, {3, 100, 257}, {4, 1025, 31},  {5, 7, 33},
+                         {8, 33, 50},     {9, 257, 17},   {17, 1024, 257}, {17, 100, 1}, {128, 100, 257},
                          {128, 1024, 64}, {515, 7, 257},  {515, 300, 33}, {64, 513, 1000}};
 
 // y = x W^T with f32 accumulation has a rounding error that grows like a random walk over k:
