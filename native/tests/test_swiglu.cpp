@@ -129,29 +129,12 @@ TEST_CASE("swiglu: invalid parameters are rejected") {
     ThreadPool pool(1);
     std::vector<float> a(16, 1.0f), b(16, 1.0f), c(16);
     const ember_swiglu_params good{a.data(), 4, b.data(), 4, c.data(), 4, 4, 4};
-    auto status_of = [&](ember_swiglu_params p) {
-        try {
-            cpu::swiglu_ref(p);
-        } catch (const Error& e) {
-            CHECK_THROWS_AS(cpu::swiglu(p, pool), Error);
-            return e.status();
-        }
-        return EMBER_OK;
-    };
-    CHECK(status_of(good) == EMBER_OK);
-    ember_swiglu_params p = good;
-    p.gate = nullptr;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.out = nullptr;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.up_stride = 3;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.rows = -1;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.cols = -2;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
+    auto with = validation_probe(good, [](const ember_swiglu_params& p) { cpu::swiglu_ref(p); },
+                                 [&](const ember_swiglu_params& p) { cpu::swiglu(p, pool); });
+    CHECK(with([](auto&) {}) == EMBER_OK);
+    CHECK(with([](auto& p) { p.gate = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.out = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.up_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.rows = -1; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.cols = -2; }) == EMBER_ERR_INVALID_ARGUMENT);
 }

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
+#include "doctest/doctest.h"
 
 namespace ember::test {
 
@@ -51,6 +53,25 @@ inline std::vector<Isa> runnable_isas() {
     if (cpu_features().avx2) isas.push_back(Isa::Avx2);
     if (cpu_features().avx512) isas.push_back(Isa::Avx512);
     return isas;
+}
+
+// For validation tests: with(change) applies `change` to a copy of the known-good parameters and
+// returns the status the scalar twin throws for them (EMBER_OK when it accepts them), after
+// checking that the fast kernel rejects the same parameters.
+template <class Params, class Ref, class Fast>
+auto validation_probe(const Params& good, Ref ref, Fast fast) {
+    return [=](auto change) {
+        Params p = good;
+        change(p);
+        ember_status status = EMBER_OK;
+        try {
+            ref(p);
+        } catch (const Error& e) {
+            status = e.status();
+        }
+        if (status != EMBER_OK) CHECK_THROWS_AS(fast(p), Error);
+        return status;
+    };
 }
 
 // Unit roundoff of float: 2^-24, half an ulp of 1.
