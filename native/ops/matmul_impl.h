@@ -10,8 +10,9 @@
 //     (bf16 / f16 converted once here), then for each block of kMatmulMc rows of x (kept in L2)
 //     and each panel, run the micro-kernel down the rows. y is written on the first kc block
 //     (or added to, with accumulate) and the bias added on the last.
-// - gemv (m <= a few rows, memory-bound): dot products of up to 4 rows of x against 3 rows of W
-//     at a time, converting weights on the fly, so W streams from memory once.
+// - gemv (up to 8 rows, memory-bound; the choice is plan_matmul in matmul.cpp): dot products of
+//     up to 4 rows of x against 3 rows of W at a time, converting weights on the fly, so W streams
+//     from memory once (the other row groups find those 3 rows in L1).
 #pragma once
 
 #include <cstdint>
