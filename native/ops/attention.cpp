@@ -85,7 +85,11 @@ void attention(const ember_attention_params& p, ThreadPool& pool) { attention(p,
 
 void attention(const ember_attention_params& p, ThreadPool& pool, Isa isa) {
     validate(p);
-    const AttentionKernels& kern = kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512);
+    attention_with(p, pool, kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512));
+}
+
+void attention_with(const ember_attention_params& p, ThreadPool& pool, const AttentionKernels& kern) {
+    validate(p);
     const AttentionPlan plan = plan_attention(p, pool.size());
     std::vector<QueryTile> tiles;
     for (int32_t s = 0; s < p.n_seqs; ++s) {

@@ -22,6 +22,10 @@
 
 #include "ember/kernels.h"
 
+namespace ember {
+class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
+}
+
 namespace ember::cpu {
 
 // Tile sizes and the layout of one task's scratch buffer (offsets in floats, each on a 64-byte
@@ -46,6 +50,9 @@ struct AttentionKernels {
 extern const AttentionKernels kAttentionSse;
 extern const AttentionKernels kAttentionAvx2;
 extern const AttentionKernels kAttentionAvx512;
+
+// attention() with a given kernel table (the caller checked the CPU runs it).
+void attention_with(const ember_attention_params& p, ThreadPool& pool, const AttentionKernels& kernels);
 
 }  // namespace ember::cpu
 

@@ -92,7 +92,11 @@ void matmul(const ember_matmul_params& p, ThreadPool& pool) { matmul(p, pool, ac
 
 void matmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
     validate(p);
-    const MatmulKernels& kern = kernels_for(isa, kMatmulSse, kMatmulAvx2, kMatmulAvx512);
+    matmul_with(p, pool, kernels_for(isa, kMatmulSse, kMatmulAvx2, kMatmulAvx512));
+}
+
+void matmul_with(const ember_matmul_params& p, ThreadPool& pool, const MatmulKernels& kern) {
+    validate(p);
     if (p.m == 0 || p.n == 0) return;
     const int64_t row_bytes = dtype_row_bytes(p.w_dtype, p.k);
     const MatmulPlan plan = plan_matmul(p.m, p.n, pool.size());

@@ -19,6 +19,10 @@
 
 #include "ember/kernels.h"
 
+namespace ember {
+class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
+}
+
 namespace ember::cpu {
 
 constexpr int64_t kMatmulKc = 256;  // k block: a 16-wide panel is 16 KiB; a multiple of 256 so
@@ -40,6 +44,9 @@ struct MatmulKernels {
 extern const MatmulKernels kMatmulSse;
 extern const MatmulKernels kMatmulAvx2;
 extern const MatmulKernels kMatmulAvx512;
+
+// matmul() with a given kernel table (the caller checked the CPU runs it).
+void matmul_with(const ember_matmul_params& p, ThreadPool& pool, const MatmulKernels& kernels);
 
 }  // namespace ember::cpu
 

@@ -9,6 +9,7 @@
 #include "ops/matmul.h"
 #include "ops/matmul_impl.h"
 #include "test_util.h"
+#include "wide_kernels.h"
 
 using namespace ember;
 using namespace ember::test;
@@ -77,6 +78,8 @@ double matmul_tolerance(int64_t k) { return 4.0 * std::sqrt(static_cast<double>(
 TEST_CASE("matmul: fast kernels match the scalar twin") {
     const uint64_t seed = test_seed();
     ThreadPool pool1(1), pool3(3);
+    const auto variants = fast_variants<ember_matmul_params, cpu::MatmulKernels>(&cpu::matmul, &cpu::matmul_with,
+                                                                                test::kMatmulWide);
     int case_index = 0;
     for (const Shape& s : kShapes) {
         for (int32_t dtype : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16, EMBER_DTYPE_F16}) {
@@ -123,13 +126,13 @@ TEST_CASE("matmul: fast kernels match the scalar twin") {
                 cpu::matmul_ref(pa);
             }
 
-            for (Isa isa : runnable_isas()) {
+            for (const auto& variant : variants) {
                 for (ThreadPool* pool : {&pool1, &pool3}) {
                     std::vector<float> y = y0;
                     p.y = y.data();
-                    cpu::matmul(p, *pool, isa);
+                    variant.run(p, *pool);
                     INFO("seed=" << seed << " m=" << s.m << " k=" << s.k << " n=" << s.n << " dtype="
-                                 << std::string(dtype_name(dtype)) << " isa=" << std::string(isa_name(isa)) << " threads="
+                                 << std::string(dtype_name(dtype)) << " kernels=" << variant.name << " threads="
                                  << pool->size() << " accumulate=" << accumulate << " bias=" << with_bias);
                     CHECK(matmul_error(y, ref, terms) <= matmul_tolerance(s.k));
                     bool padding_kept = true;
@@ -145,24 +148,33 @@ TEST_CASE("matmul: fast kernels match the scalar twin") {
 
 TEST_CASE("matmul: NaN in the input reaches the output") {
     ThreadPool pool(2);
-    const int64_t m = 9, k = 40, n = 20;
-    std::vector<float> x = random_floats(m * k, test_seed()), w = random_floats(n * k, test_seed() + 1);
-    x[3 * k + 5] = NAN;
-    std::vector<float> y(m * n, 0.0f);
-    ember_matmul_params p{x.data(), k, w.data(), EMBER_DTYPE_F32, nullptr, y.data(), n, m, n, k, 0};
-    for (Isa isa : runnable_isas()) {
-        cpu::matmul(p, pool, isa);
-        for (int64_t j = 0; j < n; ++j) CHECK(std::isnan(y[3 * n + j]));
-        CHECK(std::isfinite(y[0]));
+    for (int64_t m : {4, 9}) {  // gemv and gemm
+        const int64_t k = 40, n = 20;
+        std::vector<float> x = random_floats(m * k, test_seed()), w = random_floats(n * k, test_seed() + 1);
+        x[3 * k + 5] = NAN;
+        std::vector<float> y(m * n, 0.0f);
+        ember_matmul_params p{x.data(), k, w.data(), EMBER_DTYPE_F32, nullptr, y.data(), n, m, n, k, 0};
+        for (const auto& variant : fast_variants<ember_matmul_params, cpu::MatmulKernels>(
+                 &cpu::matmul, &cpu::matmul_with, test::kMatmulWide)) {
+            INFO("m=" << m << " kernels=" << variant.name);
+            variant.run(p, pool);
+            bool row_nan = true;
+            for (int64_t j = 0; j < n; ++j) row_nan &= std::isnan(y[3 * n + j]);
+            CHECK(row_nan);
+            CHECK(std::isfinite(y[0]));
+        }
     }
 }
 
 TEST_CASE("matmul: vector weight conversions are exact for every 16-bit pattern") {
     std::vector<uint16_t> bits(65536);
     for (size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<uint16_t>(i);
-    for (Isa isa : runnable_isas()) {
-        const cpu::MatmulKernels& kern =
-            cpu::kernels_for(isa, cpu::kMatmulSse, cpu::kMatmulAvx2, cpu::kMatmulAvx512);
+    std::vector<std::pair<std::string, const cpu::MatmulKernels*>> tables;
+    for (Isa isa : runnable_isas())
+        tables.push_back({isa_name(isa), &cpu::kernels_for(isa, cpu::kMatmulSse, cpu::kMatmulAvx2, cpu::kMatmulAvx512)});
+    if (cpu_features().avx2) tables.push_back({"avx2x2", &test::kMatmulWide});
+    for (const auto& [name, table] : tables) {
+        const cpu::MatmulKernels& kern = *table;
         for (int32_t dtype : {EMBER_DTYPE_BF16, EMBER_DTYPE_F16}) {
             std::vector<float> out(bits.size() + 3, 0.0f);
             kern.convert(dtype, bits.data() + 3, out.data(), static_cast<int64_t>(bits.size() - 3));
@@ -174,7 +186,7 @@ TEST_CASE("matmul: vector weight conversions are exact for every 16-bit pattern"
                                   (std::isnan(want) && std::isnan(out[i - 3]));
                 mismatches += !same;
             }
-            INFO("isa=" << std::string(isa_name(isa)) << " dtype=" << std::string(dtype_name(dtype)));
+            INFO("kernels=" << name << " dtype=" << std::string(dtype_name(dtype)));
             CHECK(mismatches == 0);
         }
     }
