@@ -84,7 +84,6 @@ void validate(const ember_attention_params& p) {
 void attention(const ember_attention_params& p, ThreadPool& pool) { attention(p, pool, active_isa()); }
 
 void attention(const ember_attention_params& p, ThreadPool& pool, Isa isa) {
-    validate(p);
     attention_with(p, pool, kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512));
 }
 

@@ -91,7 +91,6 @@ void validate(const ember_matmul_params& p) {
 void matmul(const ember_matmul_params& p, ThreadPool& pool) { matmul(p, pool, active_isa()); }
 
 void matmul(const ember_matmul_params& p, ThreadPool& pool, Isa isa) {
-    validate(p);
     matmul_with(p, pool, kernels_for(isa, kMatmulSse, kMatmulAvx2, kMatmulAvx512));
 }
 

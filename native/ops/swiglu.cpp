@@ -25,7 +25,6 @@ void validate(const ember_swiglu_params& p) {
 void swiglu(const ember_swiglu_params& p, ThreadPool& pool) { swiglu(p, pool, active_isa()); }
 
 void swiglu(const ember_swiglu_params& p, ThreadPool& pool, Isa isa) {
-    validate(p);
     swiglu_with(p, pool, kernels_for(isa, kSwigluSse, kSwigluAvx2, kSwigluAvx512));
 }
 
