@@ -19,18 +19,15 @@ extern const MatmulKernels kMatmulSse = make_matmul_kernels<VecSse>();
 
 namespace {
 
-// The weight types the kernels implement. Known but missing types (quantized) are reported as
-// unsupported rather than invalid. Adding a type: a case here and in Matmul<V>'s switches.
+// The weight types the kernels implement (with_format in ops/simd/vec.h knows them). Known but
+// missing types (quantized) are reported as unsupported rather than invalid. Adding a type: its
+// format struct and case in ops/simd/vec.h, and its dequantization in weight_row below.
 bool weight_type_implemented(int32_t dtype) {
-    switch (dtype) {
-        case EMBER_DTYPE_F32:
-        case EMBER_DTYPE_BF16:
-        case EMBER_DTYPE_F16: return true;
-        default: return false;
-    }
+    return with_format(dtype, [](auto) {});
 }
 
-// Row j of W converted to float, for the reference.
+// Row j of W converted to float, for the reference (its own scalar conversions, independent of
+// the kernels' vector ones).
 void weight_row(int32_t dtype, const void* row, int64_t k, float* dst) {
     switch (dtype) {
         case EMBER_DTYPE_F32: std::copy_n(static_cast<const float*>(row), k, dst); break;

@@ -157,31 +157,15 @@ struct Matmul {
         }
     }
 
-    // The weight-type switch: adding a type is one case in each of these (and its Fmt struct).
     static void gemm(const ember_matmul_params& p, int64_t row_bytes, int64_t m0, int64_t m1,
                      int64_t n0, int64_t n1, float* scratch) {
-        switch (p.w_dtype) {
-            case EMBER_DTYPE_F32: gemm_tile<FmtF32>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            case EMBER_DTYPE_BF16: gemm_tile<FmtBf16>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            case EMBER_DTYPE_F16: gemm_tile<FmtF16>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            default: break;  // rejected by validate()
-        }
+        with_format(p.w_dtype, [&](auto fmt) { gemm_tile<decltype(fmt)>(p, row_bytes, m0, m1, n0, n1, scratch); });
     }
     static void gemv(const ember_matmul_params& p, int64_t row_bytes, int64_t n0, int64_t n1) {
-        switch (p.w_dtype) {
-            case EMBER_DTYPE_F32: gemv_cols<FmtF32>(p, row_bytes, n0, n1); break;
-            case EMBER_DTYPE_BF16: gemv_cols<FmtBf16>(p, row_bytes, n0, n1); break;
-            case EMBER_DTYPE_F16: gemv_cols<FmtF16>(p, row_bytes, n0, n1); break;
-            default: break;  // rejected by validate()
-        }
+        with_format(p.w_dtype, [&](auto fmt) { gemv_cols<decltype(fmt)>(p, row_bytes, n0, n1); });
     }
     static void convert(int32_t dtype, const void* src, float* dst, int64_t n) {
-        switch (dtype) {
-            case EMBER_DTYPE_F32: convert_fmt<FmtF32>(src, dst, n); break;
-            case EMBER_DTYPE_BF16: convert_fmt<FmtBf16>(src, dst, n); break;
-            case EMBER_DTYPE_F16: convert_fmt<FmtF16>(src, dst, n); break;
-            default: break;
-        }
+        with_format(dtype, [&](auto fmt) { convert_fmt<decltype(fmt)>(src, dst, n); });
     }
 };
 
