@@ -4,6 +4,8 @@
 //   ember_bench_kernels [matmul|attention|all] [--threads=1,2] [--seconds=0.3]
 //
 // EMBER_ISA=avx2|scalar lowers the instruction set; the one in use is printed first.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,12 +62,75 @@ double best_seconds(const std::function<void()>& fn) {
     return best;
 }
 
+// Single-thread FMA throughput: 12 independent chains of vfmadd for `iters` iterations, GFLOP/s.
+// The ceiling for the one-thread numbers; on a shared machine it drops with other load, so each
+// one-thread result is also given as a share of this peak measured right after it, in runs of the
+// same length (both see about the same interference).
+__attribute__((target("avx2,fma"))) double fma_gflops_avx2(long iters) {
+    __m256 a[12];
+    for (auto& v : a) v = _mm256_set1_ps(1.0f);
+    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < iters; ++i)
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; ++j) a[j] = _mm256_fmadd_ps(a[j], b, c);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    volatile float sink = 0;
+    for (auto& v : a) sink = sink + _mm256_cvtss_f32(v);
+    return iters * 12.0 * 2 * 8 / s * 1e-9;
+}
+
+__attribute__((target("avx512f"))) double fma_gflops_avx512(long iters) {
+    __m512 a[12];
+    for (auto& v : a) v = _mm512_set1_ps(1.0f);
+    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (long i = 0; i < iters; ++i)
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; ++j) a[j] = _mm512_fmadd_ps(a[j], b, c);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    volatile float sink = 0;
+    for (auto& v : a) sink = sink + _mm512_cvtss_f32(v);
+    return iters * 12.0 * 2 * 16 / s * 1e-9;
+}
+
+double fma_gflops(long iters) {
+    if (active_isa() == Isa::Avx512) return fma_gflops_avx512(iters);
+    if (active_isa() == Isa::Avx2) return fma_gflops_avx2(iters);
+    return 0;  // no FMA on the portable path: no peak to compare with
+}
+
+// Best FMA rate over bursts of about `burst` seconds each, for about g_seconds.
+double fma_peak(double burst) {
+    using clock = std::chrono::steady_clock;
+    const long probe = 100000;
+    auto t0 = clock::now();
+    fma_gflops(probe);
+    const double probe_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    const long iters = std::max(probe, static_cast<long>(probe * burst / probe_seconds));
+    double best = 0;
+    t0 = clock::now();
+    for (int reps = 0; reps < 3 || std::chrono::duration<double>(clock::now() - t0).count() < g_seconds; ++reps)
+        best = std::max(best, fma_gflops(iters));
+    return best;
+}
+
+// "GFLOP/s" or, for one thread with a measurable peak, "GFLOP/s (share of peak)".
+void print_rate(double gflops, double best_run_seconds, bool one_thread) {
+    const double peak = one_thread ? fma_peak(best_run_seconds) : 0;
+    if (peak > 0)
+        std::printf("  %6.1f (%3.0f%%)", gflops, 100 * gflops / peak);
+    else
+        std::printf("  %13.1f", gflops);
+}
+
 const char* dtype_name(int32_t d) { return d == EMBER_DTYPE_F32 ? "f32" : d == EMBER_DTYPE_BF16 ? "bf16" : "f16"; }
 
 void bench_matmul(const std::vector<int>& threads) {
-    std::printf("\nmatmul y[m,n] = x[m,k] W[n,k]^T: GFLOP/s (2mnk / best time); m=1 also weight GB/s\n");
+    std::printf("\nmatmul y[m,n] = x[m,k] W[n,k]^T: GFLOP/s (2mnk / best time), one thread also as a share of\n"
+                "the FMA peak measured next to it; m=1: weight bytes streamed per second\n");
     std::printf("%-6s %5s %5s %5s", "dtype", "m", "k", "n");
-    for (int t : threads) std::printf("  %8s%-2d", "threads=", t);
+    for (int t : threads) std::printf("  %13s%-2d", "threads=", t);
     std::printf("\n");
     const int64_t ms[] = {1, 128, 512, 2048};
     const int64_t kn[][2] = {{1024, 2048}, {1024, 1024}, {1024, 3072}, {3072, 1024}};
@@ -89,9 +154,9 @@ void bench_matmul(const std::vector<int>& threads) {
                     const double sec = best_seconds([&] { cpu::matmul(p, *pool); });
                     const double gflops = 2.0 * m * n * k / sec * 1e-9;
                     if (m == 1)
-                        std::printf("  %5.1f %4.1fGB/s", gflops, w_bytes / sec * 1e-9);
+                        std::printf("  %6.1f %5.1fGB/s", gflops, w_bytes / sec * 1e-9);
                     else
-                        std::printf("  %10.1f", gflops);
+                        print_rate(gflops, sec, pool->size() == 1);
                     std::fflush(stdout);
                 }
                 std::printf("\n");
@@ -106,7 +171,7 @@ void bench_attention(const std::vector<int>& threads) {
     std::printf("\nattention, %d heads / %d kv heads, head_dim %d, one sequence: GFLOP/s "
                 "(4 d heads x visible (query, key) pairs / best time)\n", heads, kv_heads, d);
     std::printf("%-7s %5s", "causal", "L");
-    for (int t : threads) std::printf("  %8s%-2d", "threads=", t);
+    for (int t : threads) std::printf("  %13s%-2d", "threads=", t);
     std::printf("\n");
     std::vector<ThreadPool*> pools;
     for (int t : threads) pools.push_back(new ThreadPool(t));
@@ -124,7 +189,7 @@ void bench_attention(const std::vector<int>& threads) {
             std::printf("%-7s %5d", causal ? "yes" : "no", L);
             for (ThreadPool* pool : pools) {
                 const double sec = best_seconds([&] { cpu::attention(p, *pool); });
-                std::printf("  %10.1f", 4.0 * d * heads * pairs / sec * 1e-9);
+                print_rate(4.0 * d * heads * pairs / sec * 1e-9, sec, pool->size() == 1);
                 std::fflush(stdout);
             }
             std::printf("\n");
@@ -158,6 +223,7 @@ int main(int argc, char** argv) {
     }
     std::printf("cpu: %s, %d hardware threads, kernels: %s\n", cpu_model().c_str(),
                 ThreadPool::hardware_threads(), isa_name(active_isa()));
+    if (active_isa() != Isa::Scalar) std::printf("fma peak, one thread: %.1f GFLOP/s\n", fma_peak(0.05));
     if (what == "matmul" || what == "all") bench_matmul(threads);
     if (what == "attention" || what == "all") bench_attention(threads);
     return 0;

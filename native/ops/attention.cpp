@@ -20,16 +20,39 @@ namespace {
 
 constexpr int32_t kMaxHeadDim = 256;
 
-// Tile sizes. About 64 stacked query rows (bq queries x the GQA group) per task: enough reuse of
-// each packed K / V tile (packing costs ~1/rows of the arithmetic) while Q, S and O stay in L2
-// (3 x 64 x 128 floats at head_dim 128). 64 keys per tile keep S small and the softmax work per
-// tile vectorized.
-AttentionPlan plan_attention(const ember_attention_params& p) {
+// Tile sizes, for `threads` threads. About 128 stacked query rows (bq queries x the GQA group) per
+// task: each K / V tile is fetched (from L3 at long lengths, rows a page apart) and packed once
+// per task, so the fetch costs about 1/rows of the arithmetic; measured on Zen 3 at L = 2048,
+// 64 rows lose ~20% to 128. Q, O (128 x 128 floats each at head_dim 128), S and the K / V tiles
+// (64 keys) come to ~224 KiB, within L2. Smaller query tiles when there would be fewer than two
+// tasks per thread.
+AttentionPlan plan_attention(const ember_attention_params& p, int threads) {
     AttentionPlan plan{};
     plan.group = p.n_heads / p.n_kv_heads;
-    plan.bq = std::max<int64_t>(1, ceil_div(64, plan.group));
+    plan.bq = std::max<int64_t>(1, ceil_div(128, plan.group));
     plan.bk = 64;
+    auto tasks = [&](int64_t bq) {
+        int64_t n = 0;
+        for (int32_t s = 0; s < p.n_seqs; ++s) n += ceil_div(p.cu_seqlens[s + 1] - p.cu_seqlens[s], bq);
+        return n * p.n_kv_heads;
+    };
+    while (plan.bq >= 16 && tasks(plan.bq) < 2 * threads) plan.bq /= 2;
     plan.dp = round_up(p.head_dim, 32);
+    const int64_t rows = plan.group * plan.bq, d = p.head_dim;
+    int64_t at = 0;
+    auto take = [&](int64_t floats) {
+        const int64_t off = at;
+        at += round_up(floats, 16);
+        return off;
+    };
+    plan.q_off = take(rows * d);
+    plan.s_off = take(rows * plan.bk);
+    plan.o_off = take(rows * plan.dp);
+    plan.k_off = take(plan.bk * d);
+    plan.v_off = take(plan.bk * plan.dp);
+    plan.m_off = take(rows);
+    plan.l_off = take(rows);
+    plan.scratch_floats = at;
     return plan;
 }
 
@@ -61,9 +84,12 @@ void validate(const ember_attention_params& p) {
 void attention(const ember_attention_params& p, ThreadPool& pool) { attention(p, pool, active_isa()); }
 
 void attention(const ember_attention_params& p, ThreadPool& pool, Isa isa) {
+    attention_with(p, pool, kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512));
+}
+
+void attention_with(const ember_attention_params& p, ThreadPool& pool, const AttentionKernels& kern) {
     validate(p);
-    const AttentionKernels& kern = kernels_for(isa, kAttentionSse, kAttentionAvx2, kAttentionAvx512);
-    const AttentionPlan plan = plan_attention(p);
+    const AttentionPlan plan = plan_attention(p, pool.size());
     std::vector<QueryTile> tiles;
     for (int32_t s = 0; s < p.n_seqs; ++s) {
         const int64_t len = p.cu_seqlens[s + 1] - p.cu_seqlens[s];
@@ -74,9 +100,8 @@ void attention(const ember_attention_params& p, ThreadPool& pool, Isa isa) {
     std::stable_sort(tiles.begin(), tiles.end(),
                      [](const QueryTile& a, const QueryTile& b) { return a.cost > b.cost; });
     const int64_t n_kv = p.n_kv_heads;
-    const size_t scratch_floats = static_cast<size_t>(plan.scratch_floats(p.head_dim));
     pool.parallel_for(static_cast<int64_t>(tiles.size()) * n_kv, 1, [&](int64_t begin, int64_t end) {
-        float* scratch = thread_scratch(scratch_floats);
+        float* scratch = thread_scratch(static_cast<size_t>(plan.scratch_floats));
         for (int64_t t = begin; t < end; ++t) {
             const QueryTile& tile = tiles[static_cast<size_t>(t / n_kv)];
             kern.tile(p, plan, tile.seq, static_cast<int32_t>(t % n_kv), tile.q0, scratch);

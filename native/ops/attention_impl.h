@@ -12,7 +12,7 @@
 //                S = Q K^T (K tile packed into NR-wide panels, the matmul micro-kernel)
 //                per row: scale, mask (causal: key > query; keys past the tile), new max,
 //                P = exp(S - max), l = l * exp(old max - new max) + sum P, O *= that factor
-//                O += P V (V tile copied with its rows padded to a whole number of panels)
+//                O += P V (V tile copied, rows padded to whole panels)
 //   epilogue   out = O / l
 // Memory per thread: rows x (head_dim + bk + padded head_dim) plus two bk x head_dim tiles,
 // whatever the sequence length.
@@ -22,21 +22,22 @@
 
 #include "ember/kernels.h"
 
+namespace ember {
+class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
+}
+
 namespace ember::cpu {
 
+// Tile sizes and the layout of one task's scratch buffer (offsets in floats, each on a 64-byte
+// line), decided by plan_attention() in attention.cpp.
 struct AttentionPlan {
     int64_t group;  // query heads per kv head
     int64_t bq;     // queries per tile and head
     int64_t bk;     // keys per tile, a multiple of 32 (every panel width)
-    int64_t dp;     // head_dim rounded up to 32
-
-    // Scratch floats one task needs; every buffer starts on a 64-byte line.
-    int64_t scratch_floats(int64_t head_dim) const {
-        const int64_t rows = group * bq;
-        return line(rows * head_dim) + line(rows * bk) + line(rows * dp) + line(bk * head_dim) +
-               line(bk * dp) + 2 * line(rows);
-    }
-    static int64_t line(int64_t floats) { return (floats + 15) / 16 * 16; }
+    int64_t dp;     // head_dim rounded up to 32: row stride of O and of the V tile
+    // Scratch: Q (rows x head_dim), S (rows x bk), O (rows x dp), K panels (bk x head_dim),
+    // V tile (bk x dp), running max and sum (rows each); rows = group * bq.
+    int64_t q_off, s_off, o_off, k_off, v_off, m_off, l_off, scratch_floats;
 };
 
 struct AttentionKernels {
@@ -49,6 +50,9 @@ struct AttentionKernels {
 extern const AttentionKernels kAttentionSse;
 extern const AttentionKernels kAttentionAvx2;
 extern const AttentionKernels kAttentionAvx512;
+
+// attention() with a given kernel table (the caller checked the CPU runs it).
+void attention_with(const ember_attention_params& p, ThreadPool& pool, const AttentionKernels& kernels);
 
 }  // namespace ember::cpu
 
@@ -81,7 +85,8 @@ struct Attention {
             V::store(srow + j, s);
             vmax = V::max(vmax, s);
         }
-        const float m_new = m > V::hmax(vmax) ? m : V::hmax(vmax);
+        const float tile_max = V::hmax(vmax);
+        const float m_new = m > tile_max ? m : tile_max;
         const float corr = scalar_exp(m - m_new);  // 0 on the first tile (m = -inf)
         const T vm = V::set1(m_new);
         T vsum = V::zero();
@@ -96,6 +101,31 @@ struct Attention {
         return corr;
     }
 
+    // Asks for the K and V rows of the next key tile to be brought into L2 while this one is
+    // computed: consecutive rows are n_kv_heads * head_dim floats apart (4 KiB for Qwen3-0.6B),
+    // too far apart for the hardware prefetchers.
+    static void prefetch_tile(const ember_attention_params& p, int64_t start, int32_t kv_head, int64_t kt0, int64_t kn) {
+        const int64_t d = p.head_dim;
+        for (int64_t j = 0; j < kn; ++j) {
+            const char* kr = reinterpret_cast<const char*>(p.k + (start + kt0 + j) * p.k_stride + kv_head * d);
+            const char* vr = reinterpret_cast<const char*>(p.v + (start + kt0 + j) * p.v_stride + kv_head * d);
+            for (int64_t b = 0; b < d * 4; b += 64) {
+                _mm_prefetch(kr + b, _MM_HINT_T1);
+                _mm_prefetch(vr + b, _MM_HINT_T1);
+            }
+        }
+    }
+
+    // Keys of the tile [kt0, kt0 + kn) that some row of rows [i, i + rg) sees (all of them, or
+    // up to the latest query among the rows when causal; <= 0: none).
+    static int64_t visible(const ember_attention_params& p, int64_t q0, int64_t nq, int64_t i, int64_t rg,
+                           int64_t kt0, int64_t kn) {
+        if (!p.causal) return kn;
+        int64_t last = 0;
+        for (int64_t r = i; r < i + rg; ++r) last = imax(last, r % nq);
+        return imin(kn, q0 + last - kt0 + 1);
+    }
+
     static void tile(const ember_attention_params& p, const AttentionPlan& plan, int32_t seq,
                      int32_t kv_head, int64_t q0, float* scratch) {
         const int64_t d = p.head_dim, group = plan.group, bk = plan.bk, dp = plan.dp;
@@ -103,13 +133,14 @@ struct Attention {
         const int64_t nq = imin(plan.bq, len - q0);
         const int64_t rows = group * nq;
         const int64_t h0 = static_cast<int64_t>(kv_head) * group;  // first query head
-        float* qb = scratch;
-        float* sb = qb + AttentionPlan::line(rows * d);
-        float* ob = sb + AttentionPlan::line(rows * bk);
-        float* kb = ob + AttentionPlan::line(rows * dp);
-        float* vb = kb + AttentionPlan::line(bk * d);
-        float* mb = vb + AttentionPlan::line(bk * dp);
-        float* lb = mb + AttentionPlan::line(rows);
+        const int64_t dn = (d + NR - 1) / NR * NR;                  // O columns computed (<= dp)
+        float* qb = scratch + plan.q_off;
+        float* sb = scratch + plan.s_off;
+        float* ob = scratch + plan.o_off;
+        float* kb = scratch + plan.k_off;
+        float* vb = scratch + plan.v_off;
+        float* mb = scratch + plan.m_off;
+        float* lb = scratch + plan.l_off;
 
         // Prologue: row r = h * nq + i holds query q0 + i of head h0 + h.
         for (int64_t h = 0; h < group; ++h)
@@ -128,11 +159,17 @@ struct Attention {
             p.k + start * p.k_stride + static_cast<int64_t>(kv_head) * d);
         for (int64_t kt0 = 0; kt0 < kend; kt0 += bk) {
             const int64_t kn = imin(bk, kend - kt0);
-            const int64_t kn_pad = (kn + NR - 1) / NR * NR;
             for (int64_t j = 0; j < kn; j += NR)
                 G::template pack_panel<FmtF32>(kbase + (kt0 + j) * p.k_stride * 4, p.k_stride * 4,
                                                imin(NR, kn - j), 0, d, kb + (j / NR) * d * NR);
-            G::block(rows, d, qb, d, kb, d * NR, NR, sb, bk, kn_pad, false, nullptr);
+            prefetch_tile(p, start, kv_head, kt0 + bk, imin(bk, kend - kt0 - bk));
+            // S = Q K^T, each group of kMR rows only as far as its last query sees.
+            for (int64_t i = 0; i < rows; i += kMR) {
+                const int64_t rg = imin(kMR, rows - i), lim = visible(p, q0, nq, i, rg, kt0, kn);
+                for (int64_t j = 0; j < lim; j += NR)
+                    G::micro_rows(rg, d, qb + i * d, d, kb + (j / NR) * d * NR, NR, sb + i * bk + j, bk, NR,
+                                  false, nullptr);
+            }
 
             for (int64_t r = 0; r < rows; ++r) {
                 const int64_t qpos = q0 + r % nq;
@@ -146,16 +183,24 @@ struct Attention {
                 if (corr != 1.0f) {
                     const T vc = V::set1(corr);
                     float* orow = ob + r * dp;
-                    for (int64_t c = 0; c < dp; c += V::W) V::store(orow + c, V::mul(V::load(orow + c), vc));
+                    for (int64_t c = 0; c < dn; c += V::W) V::store(orow + c, V::mul(V::load(orow + c), vc));
                 }
             }
 
+            // O += P V, from a copy of the V tile: V rows are often a multiple of 4 KiB apart, and
+            // read in place they would all compete for the same few L1 sets (measured: 35% slower).
+            // Past a row group's visible keys its P columns are zero.
             const float* vsrc = p.v + (start + kt0) * p.v_stride + static_cast<int64_t>(kv_head) * d;
             for (int64_t j = 0; j < kn; ++j) {
                 std::memcpy(vb + j * dp, vsrc + j * p.v_stride, static_cast<size_t>(d) * sizeof(float));
-                for (int64_t c = d; c < dp; ++c) vb[j * dp + c] = 0.0f;
+                for (int64_t c = d; c < dn; ++c) vb[j * dp + c] = 0.0f;
             }
-            G::block(rows, kn, sb, bk, vb, NR, dp, ob, dp, dp, true, nullptr);
+            for (int64_t i = 0; i < rows; i += kMR) {
+                const int64_t rg = imin(kMR, rows - i), lim = visible(p, q0, nq, i, rg, kt0, kn);
+                if (lim <= 0) continue;
+                for (int64_t c = 0; c < dn; c += NR)
+                    G::micro_rows(rg, lim, sb + i * bk, bk, vb + c, dp, ob + i * dp + c, dp, NR, true, nullptr);
+            }
         }
 
         // Epilogue.

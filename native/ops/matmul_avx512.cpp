@@ -2,6 +2,7 @@
 // GCC 12's AVX-512 intrinsics trip -Wmaybe-uninitialized on their own internals (GCC PR 105593);
 // it must be silenced before <immintrin.h> is first read.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #define EMBER_MATMUL_INSTANTIATE
 #include "ops/matmul_impl.h"
 

@@ -10,13 +10,18 @@
 //     (bf16 / f16 converted once here), then for each block of kMatmulMc rows of x (kept in L2)
 //     and each panel, run the micro-kernel down the rows. y is written on the first kc block
 //     (or added to, with accumulate) and the bias added on the last.
-// - gemv (m <= a few rows, memory-bound): dot products of up to 4 rows of x against 3 rows of W
-//     at a time, converting weights on the fly, so W streams from memory once.
+// - gemv (up to 8 rows, memory-bound; the choice is plan_matmul in matmul.cpp): dot products of
+//     up to 4 rows of x against 3 rows of W at a time, converting weights on the fly, so W streams
+//     from memory once (the other row groups find those 3 rows in L1).
 #pragma once
 
 #include <cstdint>
 
 #include "ember/kernels.h"
+
+namespace ember {
+class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
+}
 
 namespace ember::cpu {
 
@@ -39,6 +44,9 @@ struct MatmulKernels {
 extern const MatmulKernels kMatmulSse;
 extern const MatmulKernels kMatmulAvx2;
 extern const MatmulKernels kMatmulAvx512;
+
+// matmul() with a given kernel table (the caller checked the CPU runs it).
+void matmul_with(const ember_matmul_params& p, ThreadPool& pool, const MatmulKernels& kernels);
 
 }  // namespace ember::cpu
 
@@ -149,31 +157,15 @@ struct Matmul {
         }
     }
 
-    // The weight-type switch: adding a type is one case in each of these (and its Fmt struct).
     static void gemm(const ember_matmul_params& p, int64_t row_bytes, int64_t m0, int64_t m1,
                      int64_t n0, int64_t n1, float* scratch) {
-        switch (p.w_dtype) {
-            case EMBER_DTYPE_F32: gemm_tile<FmtF32>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            case EMBER_DTYPE_BF16: gemm_tile<FmtBf16>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            case EMBER_DTYPE_F16: gemm_tile<FmtF16>(p, row_bytes, m0, m1, n0, n1, scratch); break;
-            default: break;  // rejected by validate()
-        }
+        with_format(p.w_dtype, [&](auto fmt) { gemm_tile<decltype(fmt)>(p, row_bytes, m0, m1, n0, n1, scratch); });
     }
     static void gemv(const ember_matmul_params& p, int64_t row_bytes, int64_t n0, int64_t n1) {
-        switch (p.w_dtype) {
-            case EMBER_DTYPE_F32: gemv_cols<FmtF32>(p, row_bytes, n0, n1); break;
-            case EMBER_DTYPE_BF16: gemv_cols<FmtBf16>(p, row_bytes, n0, n1); break;
-            case EMBER_DTYPE_F16: gemv_cols<FmtF16>(p, row_bytes, n0, n1); break;
-            default: break;  // rejected by validate()
-        }
+        with_format(p.w_dtype, [&](auto fmt) { gemv_cols<decltype(fmt)>(p, row_bytes, n0, n1); });
     }
     static void convert(int32_t dtype, const void* src, float* dst, int64_t n) {
-        switch (dtype) {
-            case EMBER_DTYPE_F32: convert_fmt<FmtF32>(src, dst, n); break;
-            case EMBER_DTYPE_BF16: convert_fmt<FmtBf16>(src, dst, n); break;
-            case EMBER_DTYPE_F16: convert_fmt<FmtF16>(src, dst, n); break;
-            default: break;
-        }
+        with_format(dtype, [&](auto fmt) { convert_fmt<decltype(fmt)>(src, dst, n); });
     }
 };
 

@@ -1,5 +1,5 @@
 // Internals of the quantized matmul shared by its ISA variants (qmatmul.cpp, qmatmul_avx2.cpp,
-// qmatmul_avx512.cpp). Not a public interface: include ops/qmatmul.h instead.
+// qmatmul_avx512vnni.cpp). Not a public interface: include ops/qmatmul.h instead.
 //
 // Scheme (the usual GEMM packing, on int8):
 //  1. Activations x[m, k] are quantized once per call to int8, per block of 32 (quant/quants.h
@@ -77,7 +77,7 @@ constexpr int kGemvMaxRows = 4;
 void gemv_avx2(int32_t dtype, const uint8_t* w, int64_t row_bytes, int64_t j0, int64_t j1, int64_t nb,
                const int8_t* const* xq, const float* const* xm, int rows, float* out, int64_t out_stride);
 
-// AVX-512 VNNI (qmatmul_avx512.cpp): nr = 16, MR = 8.
+// AVX-512 VNNI (qmatmul_avx512vnni.cpp): nr = 16, MR = 8.
 void tile_avx512(int32_t dtype, const uint8_t* panel, int64_t nb, const int8_t* const* xq, const float* const* xm,
                  int rows, float* out);
 

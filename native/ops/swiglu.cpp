@@ -25,8 +25,11 @@ void validate(const ember_swiglu_params& p) {
 void swiglu(const ember_swiglu_params& p, ThreadPool& pool) { swiglu(p, pool, active_isa()); }
 
 void swiglu(const ember_swiglu_params& p, ThreadPool& pool, Isa isa) {
+    swiglu_with(p, pool, kernels_for(isa, kSwigluSse, kSwigluAvx2, kSwigluAvx512));
+}
+
+void swiglu_with(const ember_swiglu_params& p, ThreadPool& pool, const SwigluKernels& kern) {
     validate(p);
-    const SwigluKernels& kern = kernels_for(isa, kSwigluSse, kSwigluAvx2, kSwigluAvx512);
     if (p.cols == 0) return;
     // About 16K elements per chunk: enough to hide the hand-off to another thread.
     const int64_t grain = std::max<int64_t>(1, 16384 / p.cols);

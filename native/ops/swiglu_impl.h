@@ -6,6 +6,10 @@
 
 #include "ember/kernels.h"
 
+namespace ember {
+class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
+}
+
 namespace ember::cpu {
 
 struct SwigluKernels {
@@ -19,6 +23,9 @@ struct SwigluKernels {
 extern const SwigluKernels kSwigluSse;
 extern const SwigluKernels kSwigluAvx2;
 extern const SwigluKernels kSwigluAvx512;
+
+// swiglu() with a given kernel table (the caller checked the CPU runs it).
+void swiglu_with(const ember_swiglu_params& p, ThreadPool& pool, const SwigluKernels& kernels);
 
 }  // namespace ember::cpu
 

@@ -7,7 +7,9 @@
 #include "core/thread_pool.h"
 #include "doctest/doctest.h"
 #include "ops/attention.h"
+#include "ops/attention_impl.h"
 #include "test_util.h"
+#include "wide_kernels.h"
 
 using namespace ember;
 using namespace ember::test;
@@ -93,6 +95,8 @@ double out_error(const std::vector<float>& fast, const std::vector<float>& ref,
 void check_against_reference(float magnitude, double tolerance) {
     const uint64_t seed = test_seed();
     ThreadPool pool1(1), pool3(3);
+    const auto variants = fast_variants<ember_attention_params, cpu::AttentionKernels>(
+        &cpu::attention, &cpu::attention_with, test::kAttentionWide);
     int index = 0;
     for (const Config& c : kConfigs) {
         for (int causal : {1, 0}) {
@@ -111,16 +115,16 @@ void check_against_reference(float magnitude, double tolerance) {
                 cpu::attention_ref(pa);
             }
             const int64_t width = int64_t{c.n_heads} * c.head_dim;
-            for (Isa isa : runnable_isas()) {
+            for (const auto& variant : variants) {
                 for (ThreadPool* pool : {&pool1, &pool3}) {
                     std::vector<float> out(ref.size(), sentinel);
                     p.out = out.data();
-                    cpu::attention(p, *pool, isa);
+                    variant.run(p, *pool);
                     std::string lens;
                     for (int32_t l : c.lengths) lens += std::to_string(l) + " ";
                     INFO("seed=" << seed << " lengths=" << lens << "heads=" << c.n_heads << "/" << c.n_kv_heads
-                                 << " head_dim=" << c.head_dim << " causal=" << causal << " isa="
-                                 << std::string(isa_name(isa)) << " threads=" << pool->size());
+                                 << " head_dim=" << c.head_dim << " causal=" << causal << " kernels="
+                                 << variant.name << " threads=" << pool->size());
                     const double err = out_error(out, ref, ref_abs, b.rows, width, b.os);
                     CHECK(err <= tolerance);
                     bool padding_kept = true;
@@ -155,21 +159,9 @@ TEST_CASE("attention: invalid parameters are rejected") {
     std::vector<float> q(5 * 32, 1.0f), kv(5 * 16, 1.0f), out(5 * 32);
     const ember_attention_params good{q.data(), kv.data(), kv.data(), out.data(), 32, 16, 16, 32,
                                       cu.data(), 2, 4, 2, 8, 0.35f, 1};
-    auto status_of = [&](ember_attention_params p) {
-        try {
-            cpu::attention_ref(p);
-        } catch (const Error& e) {
-            CHECK_THROWS_AS(cpu::attention(p, pool), Error);
-            return e.status();
-        }
-        return EMBER_OK;
-    };
-    CHECK(status_of(good) == EMBER_OK);
-    auto with = [&](auto change) {
-        ember_attention_params p = good;
-        change(p);
-        return status_of(p);
-    };
+    auto with = validation_probe(good, [](const ember_attention_params& p) { cpu::attention_ref(p); },
+                                 [&](const ember_attention_params& p) { cpu::attention(p, pool); });
+    CHECK(with([](auto&) {}) == EMBER_OK);
     CHECK(with([](auto& p) { p.n_kv_heads = 3; }) == EMBER_ERR_INVALID_ARGUMENT);  // 4 % 3 != 0
     CHECK(with([](auto& p) { p.n_kv_heads = 0; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.n_heads = 0; }) == EMBER_ERR_INVALID_ARGUMENT);

@@ -9,6 +9,7 @@
 #include "ops/swiglu.h"
 #include "ops/swiglu_impl.h"
 #include "test_util.h"
+#include "wide_kernels.h"
 
 using namespace ember;
 using namespace ember::test;
@@ -22,8 +23,13 @@ double ulps(float got, double exact) {
     return std::fabs(got - exact) / spacing;
 }
 
-const cpu::SwigluKernels& swiglu_kernels(Isa isa) {
-    return cpu::kernels_for(isa, cpu::kSwigluSse, cpu::kSwigluAvx2, cpu::kSwigluAvx512);
+// The exp of every kernel table this CPU runs (see fast_variants).
+std::vector<std::pair<std::string, const cpu::SwigluKernels*>> exp_tables() {
+    std::vector<std::pair<std::string, const cpu::SwigluKernels*>> out;
+    for (Isa isa : runnable_isas())
+        out.push_back({isa_name(isa), &cpu::kernels_for(isa, cpu::kSwigluSse, cpu::kSwigluAvx2, cpu::kSwigluAvx512)});
+    if (cpu_features().avx2) out.push_back({"avx2x2", &test::kSwigluWide});
+    return out;
 }
 
 }  // namespace
@@ -36,9 +42,9 @@ TEST_CASE("vector exp: within 2 ulp where the result is normal, exact at the edg
     x.insert(x.end(), r.begin(), r.end());
     for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 0.5f, -0.5f, 0.34657359f, 88.72f, -87.33f})
         x.push_back(v);
-    for (Isa isa : runnable_isas()) {
+    for (const auto& [name, table] : exp_tables()) {
         std::vector<float> y(x.size());
-        swiglu_kernels(isa).exp(x.data(), y.data(), static_cast<int64_t>(x.size()));
+        table->exp(x.data(), y.data(), static_cast<int64_t>(x.size()));
         double worst = 0;
         float worst_x = 0;
         for (size_t i = 0; i < x.size(); ++i) {
@@ -50,14 +56,14 @@ TEST_CASE("vector exp: within 2 ulp where the result is normal, exact at the edg
                 worst_x = x[i];
             }
         }
-        INFO("seed=" << seed << " isa=" << std::string(isa_name(isa)) << " worst at x=" << worst_x);
+        INFO("seed=" << seed << " kernels=" << name << " worst at x=" << worst_x);
         CHECK(worst <= 2.0);
 
         // Special values and the under/overflow edges.
         const float in[] = {-INFINITY, INFINITY, NAN, -200.0f, 200.0f, 88.7228394f, 88.8f, -103.0f,
                             -95.0f, -87.5f};
         float out[10];
-        swiglu_kernels(isa).exp(in, out, 10);
+        table->exp(in, out, 10);
         CHECK(out[0] == 0.0f);
         CHECK(out[1] == INFINITY);
         CHECK(std::isnan(out[2]));
@@ -75,6 +81,8 @@ TEST_CASE("vector exp: within 2 ulp where the result is normal, exact at the edg
 TEST_CASE("swiglu: fast kernels match the scalar twin") {
     const uint64_t seed = test_seed();
     ThreadPool pool1(1), pool3(3);
+    const auto variants =
+        fast_variants<ember_swiglu_params, cpu::SwigluKernels>(&cpu::swiglu, &cpu::swiglu_with, test::kSwigluWide);
     int index = 0;
     for (int64_t rows : {1, 7, 97}) {
         for (int64_t cols : {1, 7, 97, 1025, 3072}) {
@@ -87,13 +95,13 @@ TEST_CASE("swiglu: fast kernels match the scalar twin") {
             std::vector<float> ref(static_cast<size_t>(rows * os), 7.0f);
             p.out = ref.data();
             cpu::swiglu_ref(p);
-            for (Isa isa : runnable_isas()) {
+            for (const auto& variant : variants) {
                 for (ThreadPool* pool : {&pool1, &pool3}) {
                     std::vector<float> out(ref.size(), 7.0f);
                     p.out = out.data();
-                    cpu::swiglu(p, *pool, isa);
-                    INFO("seed=" << seed << " rows=" << rows << " cols=" << cols << " isa="
-                                 << std::string(isa_name(isa)) << " threads=" << pool->size());
+                    variant.run(p, *pool);
+                    INFO("seed=" << seed << " rows=" << rows << " cols=" << cols << " kernels="
+                                 << variant.name << " threads=" << pool->size());
                     // exp within 2 ulp, then 1 + e, the quotient and the product round once each:
                     // a few ulp of each element; 1e-6 relative per element is 16 ulp.
                     double worst = 0;
@@ -117,10 +125,11 @@ TEST_CASE("swiglu: out may be gate") {
     std::vector<float> ref(gate.size());
     ember_swiglu_params p{gate.data(), cols, up.data(), cols, ref.data(), cols, rows, cols};
     cpu::swiglu_ref(p);
-    for (Isa isa : runnable_isas()) {
+    for (const auto& variant : fast_variants<ember_swiglu_params, cpu::SwigluKernels>(
+             &cpu::swiglu, &cpu::swiglu_with, test::kSwigluWide)) {
         std::vector<float> g = gate;
         ember_swiglu_params q{g.data(), cols, up.data(), cols, g.data(), cols, rows, cols};
-        cpu::swiglu(q, pool, isa);
+        variant.run(q, pool);
         CHECK(rel_error(g, ref) <= 1e-6);
     }
 }
@@ -129,29 +138,12 @@ TEST_CASE("swiglu: invalid parameters are rejected") {
     ThreadPool pool(1);
     std::vector<float> a(16, 1.0f), b(16, 1.0f), c(16);
     const ember_swiglu_params good{a.data(), 4, b.data(), 4, c.data(), 4, 4, 4};
-    auto status_of = [&](ember_swiglu_params p) {
-        try {
-            cpu::swiglu_ref(p);
-        } catch (const Error& e) {
-            CHECK_THROWS_AS(cpu::swiglu(p, pool), Error);
-            return e.status();
-        }
-        return EMBER_OK;
-    };
-    CHECK(status_of(good) == EMBER_OK);
-    ember_swiglu_params p = good;
-    p.gate = nullptr;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.out = nullptr;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.up_stride = 3;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.rows = -1;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
-    p = good;
-    p.cols = -2;
-    CHECK(status_of(p) == EMBER_ERR_INVALID_ARGUMENT);
+    auto with = validation_probe(good, [](const ember_swiglu_params& p) { cpu::swiglu_ref(p); },
+                                 [&](const ember_swiglu_params& p) { cpu::swiglu(p, pool); });
+    CHECK(with([](auto&) {}) == EMBER_OK);
+    CHECK(with([](auto& p) { p.gate = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.out = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.up_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.rows = -1; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.cols = -2; }) == EMBER_ERR_INVALID_ARGUMENT);
 }

@@ -5,11 +5,16 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "doctest/doctest.h"
+#include "wide_kernels.h"
 
 namespace ember::test {
 
@@ -51,6 +56,47 @@ inline std::vector<Isa> runnable_isas() {
     if (cpu_features().avx2) isas.push_back(Isa::Avx2);
     if (cpu_features().avx512) isas.push_back(Isa::Avx512);
     return isas;
+}
+
+// One way to run an op's fast kernel, named for failure messages.
+template <class Params>
+struct FastVariant {
+    std::string name;
+    std::function<void(const Params&, ThreadPool&)> run;
+};
+
+// The fast-kernel variants a test compares with the scalar twin: the kernels of every ISA this
+// CPU runs, plus on AVX2 CPUs the 16-lane build of vec_doubled.h ("avx2x2"), which runs the
+// tiling of the AVX-512 kernels here.
+template <class Params, class Table>
+std::vector<FastVariant<Params>> fast_variants(void (*by_isa)(const Params&, ThreadPool&, Isa),
+                                               void (*with)(const Params&, ThreadPool&, const Table&),
+                                               const Table& wide) {
+    std::vector<FastVariant<Params>> out;
+    for (Isa isa : runnable_isas())
+        out.push_back({isa_name(isa), [by_isa, isa](const Params& p, ThreadPool& pool) { by_isa(p, pool, isa); }});
+    if (cpu_features().avx2)
+        out.push_back({"avx2x2", [with, &wide](const Params& p, ThreadPool& pool) { with(p, pool, wide); }});
+    return out;
+}
+
+// For validation tests: with(change) applies `change` to a copy of the known-good parameters and
+// returns the status the scalar twin throws for them (EMBER_OK when it accepts them), after
+// checking that the fast kernel rejects the same parameters.
+template <class Params, class Ref, class Fast>
+auto validation_probe(const Params& good, Ref ref, Fast fast) {
+    return [=](auto change) {
+        Params p = good;
+        change(p);
+        ember_status status = EMBER_OK;
+        try {
+            ref(p);
+        } catch (const Error& e) {
+            status = e.status();
+        }
+        if (status != EMBER_OK) CHECK_THROWS_AS(fast(p), Error);
+        return status;
+    };
 }
 
 // Unit roundoff of float: 2^-24, half an ulp of 1.

@@ -1,10 +1,10 @@
 // The register-blocked GEMM building blocks shared by matmul and attention:
-//   micro_kernel: C[R x NR] (+)= A[R x kc] * B[kc x NR], R <= kMR rows, NR = 2 vectors.
-//   pack_panel:   NR rows of a weight matrix (k contiguous) -> a kc x NR panel (the B operand),
-//                 converted to float.
+//   micro:      C[R x NR] (+)= A[R x kc] * B[kc x NR], R <= kMR rows, NR = 2 vectors.
+//   pack_panel: NR rows of a weight matrix (k contiguous) -> a kc x NR panel (the B operand),
+//               converted to float.
 // A is read in place (row-major, any row stride) by broadcasting one element per row and k step;
-// B is read as NR contiguous floats per k step (a packed panel, or rows of a row-major matrix
-// such as V in attention). The accumulators (kMR x 2 vectors) stay in registers for the whole kc
+// B is read as NR contiguous floats per k step (a packed panel, or rows of a row-major tile such
+// as attention's copy of V). The accumulators (kMR x 2 vectors) stay in registers for the whole kc
 // loop: 12 of the 16 AVX2 / SSE registers, 12 of the 32 AVX-512 ones. One k step is 2 loads,
 // kMR broadcasts and 2 * kMR FMAs, which keeps both FMA pipes of Zen 3 / Skylake busy. After the
 // BLIS micro-kernel design (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
@@ -36,6 +36,9 @@ struct Gemm {
             acc0[r] = V::zero();
             acc1[r] = V::zero();
             ar[r] = a + r * lda;
+            // C is read only after the k loop; start fetching it now (it is often in L3 by then).
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + ncols - 1), _MM_HINT_T0);
         }
 #pragma GCC unroll 4
         for (int64_t p = 0; p < kc; ++p) {

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "ember/kernels.h"
 #include "ops/simd/vec_sse.h"
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include "ops/simd/vec_avx2.h"
@@ -35,9 +36,9 @@ namespace {
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
-// Element formats the kernels read weights in: load(V) returns V::W consecutive elements starting
-// at element `i` of a row, converted to float. Quantized block formats (Q8_0, Q4_K, ...) plug in
-// here as further structs with the same members (and a case in matmul's dtype switch).
+// Element formats the kernels read weights in: load<V>(row, i) returns V::W consecutive elements
+// starting at element `i` of a row, converted to float. Quantized block formats (Q8_0, Q4_K, ...)
+// plug in as further structs with the same members and a case in with_format().
 struct FmtF32 {
     static constexpr int kBytes = 4;
     template <class V>
@@ -59,6 +60,18 @@ struct FmtF16 {
         return V::load_f16(static_cast<const uint16_t*>(row) + i);
     }
 };
+
+// Calls fn(Fmt{}) with the format of weight type `dtype`: the one weight-type switch of the
+// kernels. Returns false (calling nothing) for a type without a format.
+template <class Fn>
+bool with_format(int32_t dtype, Fn&& fn) {
+    switch (dtype) {
+        case EMBER_DTYPE_F32: fn(FmtF32{}); return true;
+        case EMBER_DTYPE_BF16: fn(FmtBf16{}); return true;
+        case EMBER_DTYPE_F16: fn(FmtF16{}); return true;
+        default: return false;
+    }
+}
 
 // The first `count` (< V::W) elements at `i`, zeros after them; reads nothing past the row.
 template <class V, class Fmt>
