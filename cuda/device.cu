@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cuda_backend.cuh"
 
 namespace ember {
 
@@ -39,7 +40,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
         EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)",
                    device, count);
     }
-    EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "the CUDA forward pass is not implemented yet");
+    return cuda::make_backend(device, cuda::precision_from_env());
 }
 
 }  // namespace ember
