@@ -51,8 +51,7 @@ bool attention_path_applies(const AttentionArgs& a, AttentionPath path) {
 }
 
 AttentionPath choose_attention(const AttentionArgs& a) {
-    const char* force = std::getenv("EMBER_CUDA_ATTENTION");
-    if (force != nullptr && std::strcmp(force, "generic") == 0) return AttentionPath::Generic;
+    if (env_equals("EMBER_CUDA_ATTENTION", "generic")) return AttentionPath::Generic;
     return attention_flash_applies(a) ? AttentionPath::Flash : AttentionPath::Generic;
 }
 

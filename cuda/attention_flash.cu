@@ -247,8 +247,7 @@ ember_status launch_flash(const FlashParams& p, int n_seqs, int n_heads, int64_t
                           std::string* error) {
     auto kernel = flash_fwd_kernel<D, CAUSAL>;
     constexpr size_t smem = flash_smem_bytes<D>();
-    EMBER_CU_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-                             "attention (flash): raising the shared memory limit", error));
+    EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (flash)", error));
     const unsigned m_blocks = static_cast<unsigned>(ceil_div(max_len, kBM));
     // At most 65535 sequences per launch (grid.z): later ones in further launches.
     for (int s0 = 0; s0 < n_seqs; s0 += 65535) {

@@ -126,9 +126,7 @@ ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std:
     return with_act_type(a.q.dtype, "attention (generic)", error, [&](auto tag) -> ember_status {
         using T = typename decltype(tag)::type;
         auto kernel = attention_generic_kernel<T>;
-        if (smem > 48 * 1024)
-            EMBER_CU_TRY(cuda_status(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-                                     "attention (generic): raising the shared memory limit", error));
+        EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (generic)", error));
         for (int s0 = 0; s0 < a.seqs.n_seqs; s0 += 65535) {
             GenericParams q = p;
             q.cu_seqlens = a.seqs.cu_seqlens + s0;

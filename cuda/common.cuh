@@ -195,6 +195,17 @@ constexpr int kVec16 = 16 / static_cast<int>(sizeof(T));
 __host__ __device__ constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline bool aligned_to(const void* p, uintptr_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
+// An environment variable read once per process (the hot paths consult these per launch).
+const char* env_once(const char* name);
+bool env_equals(const char* name, const char* value);
+
+// Raises a kernel's dynamic shared memory limit once per device (cudaFuncSetAttribute costs a
+// driver call; kernels launched many times per forward pass skip it after the first).
+ember_status allow_smem(const void* kernel, size_t bytes, const char* op, std::string* error);
+
+// Multiprocessors of the current device (cached per device).
+int sm_count();
+
 // Grid-y limit: launchers that put rows on grid.y stride over the rest inside the kernel.
 constexpr unsigned kMaxGridY = 65535;
 

@@ -11,11 +11,6 @@ namespace ember::cuda {
 
 namespace {
 
-bool env_is(const char* name, const char* value) {
-    const char* v = std::getenv(name);
-    return v != nullptr && std::strcmp(v, value) == 0;
-}
-
 bool weight_decodable(int32_t dtype) {
     switch (dtype) {
         case EMBER_DTYPE_F32:
@@ -77,10 +72,10 @@ bool matmul_path_applies(const MatmulArgs& a, MatmulPath path) {
 }
 
 MatmulPath choose_matmul(const MatmulArgs& a) {
-    if (env_is("EMBER_CUDA_MATMUL", "simt")) return MatmulPath::Simt;
-    if (env_is("EMBER_CUDA_MATMUL", "smallm") && matmul_small_m_applies(a)) return MatmulPath::SmallM;
-    if (env_is("EMBER_CUDA_MATMUL", "tc") && matmul_tc_applies(a)) return MatmulPath::TensorCore;
-    if (env_is("EMBER_CUBLASLT", "1") && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
+    if (env_equals("EMBER_CUDA_MATMUL", "simt")) return MatmulPath::Simt;
+    if (env_equals("EMBER_CUDA_MATMUL", "smallm") && matmul_small_m_applies(a)) return MatmulPath::SmallM;
+    if (env_equals("EMBER_CUDA_MATMUL", "tc") && matmul_tc_applies(a)) return MatmulPath::TensorCore;
+    if (env_equals("EMBER_CUBLASLT", "1") && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
     if (matmul_small_m_applies(a)) return MatmulPath::SmallM;
     if (matmul_tc_applies(a)) return MatmulPath::TensorCore;
     return MatmulPath::Simt;

@@ -267,21 +267,10 @@ template <int BM, int BN, int WM, int WN, int STAGES, int WT>
 ember_status launch_tc(const TcParams& p, cudaStream_t stream, std::string* error) {
     using C = TcConfig<BM, BN, WM, WN, STAGES, WT>;
     auto kernel = gemm_tc_kernel<BM, BN, WM, WN, STAGES, WT>;
-    EMBER_CU_TRY(cuda_status(
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(C::kSmemBytes)),
-        "matmul (tensor cores): raising the shared memory limit", error));
+    EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), C::kSmemBytes, "matmul (tensor cores)", error));
     const dim3 grid(static_cast<unsigned>(ceil_div(p.n, BN)), static_cast<unsigned>(ceil_div(p.m, BM)));
     kernel<<<grid, C::kThreads, C::kSmemBytes, stream>>>(p);
     return launched("matmul (tensor cores)", error);
-}
-
-int sm_count() {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 132;
-    }
-    return sms;
 }
 
 }  // namespace

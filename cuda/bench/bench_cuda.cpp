@@ -6,8 +6,9 @@
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
-//   ember_cuda_bench e2e --dir DIR [--like qwen3-0.6b] [--probe-out FILE]
-//                                         ember_embed tokens/s on the CUDA backend: B32 x 512 and
+//   ember_cuda_bench e2e --dir DIR [--like qwen3-0.6b] [--key KEY] [--batch 32] [--mixed 1]
+//                        [--probe-out FILE]
+//                                         ember_embed tokens/s on the CUDA backend: B x 512 and
 //                                         256 texts of log-normal length (median ~120, max 512) in
 //                                         one ragged call; DIR holds a model (written here with
 //                                         random weights when missing). --probe-out writes the
@@ -219,6 +220,23 @@ int bench_matmul() {
 
 // --- end to end ------------------------------------------------------------------------------
 
+// 256 lengths, log-normal with median 120 (sigma 0.7), clamped to [4, 512]: a 64-bit LCG and
+// Box-Muller, written identically in ci/gpu/peers.py so both sides embed the same workload.
+std::vector<int> mixed_lengths() {
+    uint64_t state = 1234;
+    auto uniform = [&] {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        return (static_cast<double>(state >> 11) + 0.5) / 9007199254740992.0;  // (0, 1)
+    };
+    std::vector<int> out;
+    while (out.size() < 256) {
+        const double u1 = uniform(), u2 = uniform();
+        const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+        out.push_back(std::clamp(static_cast<int>(std::floor(std::exp(std::log(120.0) + 0.7 * z) + 0.5)), 4, 512));
+    }
+    return out;
+}
+
 double embed_seconds(ember_model* m, const std::vector<int32_t>& ids, const std::vector<int32_t>& cu, int hidden,
                      int warm, int reps) {
     ember_batch b{};
@@ -242,12 +260,16 @@ double embed_seconds(ember_model* m, const std::vector<int32_t>& ids, const std:
 
 int bench_e2e(int argc, char** argv) {
     std::string dir, like = "qwen3-0.6b", probe_out, key = "qwen3_0.6b";
+    int batch = 32;
+    bool mixed = true;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--dir") dir = v;
         else if (k == "--like") like = v;
         else if (k == "--probe-out") probe_out = v;
         else if (k == "--key") key = v;
+        else if (k == "--batch") batch = std::atoi(v.c_str());
+        else if (k == "--mixed") mixed = v != "0";
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
             return 2;
@@ -279,24 +301,19 @@ int bench_e2e(int argc, char** argv) {
         for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(info.vocab_size));
         return ids;
     };
-    // B32 x 512.
+    // B x 512.
     {
-        std::vector<int32_t> cu(33);
-        for (int b = 0; b <= 32; ++b) cu[b] = b * 512;
-        const std::vector<int32_t> ids = random_ids(32 * 512);
+        std::vector<int32_t> cu(batch + 1);
+        for (int b = 0; b <= batch; ++b) cu[b] = b * 512;
+        const std::vector<int32_t> ids = random_ids(int64_t(batch) * 512);
         const double s = embed_seconds(m, ids, cu, info.embedding_size, 1, 5);
-        std::printf("%s B32 x 512: %.1f ms, %.0f tokens/s\n", like.c_str(), s * 1e3, 32 * 512 / s);
-        std::printf("RESULT e2e_%s_b32x512 %.0f tok/s\n", key.c_str(), 32 * 512 / s);
+        std::printf("%s B%d x 512: %.1f ms, %.0f tokens/s\n", like.c_str(), batch, s * 1e3, batch * 512 / s);
+        std::printf("RESULT e2e_%s_b%dx512 %.0f tok/s\n", key.c_str(), batch, batch * 512 / s);
     }
-    // 256 texts of mixed length (the same lengths peers.py draws: seed 1234, log-normal).
-    {
-        std::mt19937_64 lr(1234);
-        std::lognormal_distribution<double> ln(std::log(120.0), 0.7);
+    // 256 texts of mixed length, the same lengths ci/gpu/peers.py draws (mixed_lengths()).
+    if (mixed) {
         std::vector<int32_t> cu{0};
-        for (int i = 0; i < 256; ++i) {
-            const int len = std::clamp(static_cast<int>(std::lround(ln(lr))), 4, 512);
-            cu.push_back(cu.back() + len);
-        }
+        for (int len : mixed_lengths()) cu.push_back(cu.back() + len);
         const std::vector<int32_t> ids = random_ids(cu.back());
         const double s = embed_seconds(m, ids, cu, info.embedding_size, 1, 5);
         std::printf("%s 256 mixed texts (%d tokens): %.1f ms, %.0f useful tokens/s\n", like.c_str(), cu.back(), s * 1e3,
@@ -352,6 +369,6 @@ int main(int argc, char** argv) {
     if (what == "attention") return bench_attention();
     if (what == "matmul") return bench_matmul();
     if (what == "e2e") return bench_e2e(argc, argv);
-    std::fprintf(stderr, "usage: %s attention | matmul | e2e --dir DIR [--like SHAPE] [--key KEY] [--probe-out FILE]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s attention | matmul | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--probe-out FILE]\n", argv[0]);
     return 2;
 }

@@ -97,6 +97,8 @@ struct DeviceArray {
     DeviceArray(int32_t dt, size_t n) : dtype(dt), count(n), buf(n * elem_bytes(dt)) {
         REQUIRE(buf.ptr != nullptr);
         REQUIRE(cudaMemset(buf.ptr, 0xff, buf.bytes) == cudaSuccess);
+        // cudaMemset is asynchronous: finish it before work on other (non-blocking) streams.
+        REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     }
     std::vector<float> get() const {
         REQUIRE(cudaDeviceSynchronize() == cudaSuccess);

@@ -27,7 +27,12 @@ using namespace ember::cudatest;
 
 namespace {
 
-std::string golden_dir(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/tests/goldens/" + name; }
+// The checkout's tests/goldens: $EMBER_SOURCE_DIR when set (binaries built elsewhere, as the GPU
+// bundle's are), else the source folder this was compiled from.
+std::string golden_dir(const std::string& name) {
+    const char* env = std::getenv("EMBER_SOURCE_DIR");
+    return std::string(env && *env ? env : EMBER_SOURCE_DIR) + "/tests/goldens/" + name;
+}
 
 struct GoldenCase {
     std::vector<int32_t> ids, encoder_ids;
