@@ -1,4 +1,4 @@
-// The CUDA backend factory (cuda_backend.cu) and its precision modes.
+// The CUDA backend factory (cuda_backend.cpp) and its precision modes.
 #pragma once
 
 #include <memory>

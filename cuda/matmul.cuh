@@ -48,7 +48,7 @@ ember_status matmul(const MatmulArgs& a, cudaStream_t stream, std::string* error
 ember_status matmul_with(const MatmulArgs& a, MatmulPath path, cudaStream_t stream, std::string* error);
 bool matmul_path_applies(const MatmulArgs& a, MatmulPath path);
 
-// --- The paths (matmul_tc.cu, matmul_simt.cu, cublaslt.cu) -----------------------------------
+// --- The paths (matmul_tc.cu, matmul_simt.cu, cublaslt.cpp) ----------------------------------
 ember_status matmul_tc(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 ember_status matmul_small_m(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 ember_status matmul_simt(const MatmulArgs& a, cudaStream_t stream, std::string* error);
