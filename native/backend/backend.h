@@ -167,6 +167,13 @@ std::unique_ptr<Backend> make_cpu_backend(int threads);
 bool cuda_built();
 // Usable devices; 0 with `reason` set when none.
 int cuda_device_count(std::string* reason);
+struct CudaDeviceInfo {
+    std::string name;
+    int64_t total_memory = 0;
+    int32_t major = 0, minor = 0, multiprocessors = 0;
+};
+// Device `index` as the driver reports it; throws BACKEND_UNAVAILABLE / INVALID_ARGUMENT.
+CudaDeviceInfo cuda_device_info(int index);
 std::unique_ptr<Backend> make_cuda_backend(int device);
 
 }  // namespace ember

@@ -11,6 +11,11 @@ int cuda_device_count(std::string* reason) {
     return 0;
 }
 
+CudaDeviceInfo cuda_device_info(int) {
+    EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE,
+               "this build of Ember has no CUDA backend (use the linux-x86_64-gpu native jar)");
+}
+
 std::unique_ptr<Backend> make_cuda_backend(int) {
     EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE,
                "CUDA backend requested, but this build of Ember has no CUDA backend "

@@ -49,6 +49,23 @@ EMBER_API ember_status ember_cuda_device_count(int32_t* count, char* reason, siz
     });
 }
 
+EMBER_API ember_status ember_cuda_device_info(int32_t index, char* name, size_t name_len, int64_t* total_memory,
+                                              int32_t* major, int32_t* minor, int32_t* multiprocessors) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(name != nullptr || name_len == 0, "name is null but name_len is %zu", name_len);
+        const CudaDeviceInfo info = cuda_device_info(index);
+        if (name != nullptr && name_len > 0) {
+            const size_t n = std::min(name_len - 1, info.name.size());
+            std::memcpy(name, info.name.data(), n);
+            name[n] = '\0';
+        }
+        if (total_memory) *total_memory = info.total_memory;
+        if (major) *major = info.major;
+        if (minor) *minor = info.minor;
+        if (multiprocessors) *multiprocessors = info.multiprocessors;
+    });
+}
+
 EMBER_API const char* ember_cpu_isa(void) { return isa_name(active_isa()); }
 
 EMBER_API void ember_load_options_init(ember_load_options* opts) {

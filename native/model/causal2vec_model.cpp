@@ -130,7 +130,7 @@ class Causal2VecModel final : public Model {
 
     void forward_hidden(const HostBatch& batch, float* out) override {
         Run r = run(batch, Stage::Decoder);
-        download_f32(*backend_, r.hidden.data(), hidden_rows(batch) * info_.hidden_size, out);
+        download_f32(*backend_, r.hidden.data(), backend_->activation_dtype(), hidden_rows(batch) * info_.hidden_size, out);
     }
 
     void forward_pooled(const HostBatch& batch, float* out) override {
@@ -141,7 +141,7 @@ class Causal2VecModel final : public Model {
         const Tensor h{r.hidden.data(), backend_->activation_dtype(), hidden_rows(batch), H, H};
         backend_->copy_rows(p.cols_view(0, H), nullptr, h, r.contextual_rows, n);
         backend_->copy_rows(p.cols_view(H, H), nullptr, h, r.last_rows, n);
-        download_f32(*backend_, pooled.data(), n * 2 * H, out);
+        download_f32(*backend_, pooled.data(), EMBER_DTYPE_F32, n * 2 * H, out);
     }
 
     std::pair<int64_t, int64_t> intermediate_shape(const HostBatch& batch, int32_t which) const override {
@@ -154,7 +154,7 @@ class Causal2VecModel final : public Model {
     void forward_intermediate(const HostBatch& batch, int32_t which, float* out) override {
         const auto [rows, cols] = intermediate_shape(batch, which);
         Run r = run(batch, which == EMBER_INTERMEDIATE_ENCODER_HIDDEN ? Stage::Encoder : Stage::Contextual);
-        download_f32(*backend_, (which == EMBER_INTERMEDIATE_ENCODER_HIDDEN ? r.encoder : r.contextual).data(),
+        download_f32(*backend_, (which == EMBER_INTERMEDIATE_ENCODER_HIDDEN ? r.encoder : r.contextual).data(), backend_->activation_dtype(),
                      rows * cols, out);
     }
 

@@ -1,9 +1,11 @@
 #include "model/decoder_model.h"
 
 #include <cstring>
+#include <vector>
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "model/families.h"
 
 namespace ember {
@@ -48,11 +50,17 @@ Buffer run_decoder(Backend& backend, const Decoder& decoder, const BackendBatch&
     return x_buf;
 }
 
-void download_f32(Backend& backend, const void* src, int64_t n, float* out) {
+void download_f32(Backend& backend, const void* src, int32_t dtype, int64_t n, float* out) {
     backend.synchronize();
-    if (backend.activation_dtype() != EMBER_DTYPE_F32)
-        EMBER_FAIL(EMBER_ERR_INTERNAL, "hidden-state download from non-f32 activations is not implemented");
-    backend.download(out, src, static_cast<size_t>(n) * sizeof(float));
+    if (dtype == EMBER_DTYPE_F32) {
+        backend.download(out, src, static_cast<size_t>(n) * sizeof(float));
+        return;
+    }
+    if (dtype != EMBER_DTYPE_BF16 && dtype != EMBER_DTYPE_F16)
+        EMBER_FAIL(EMBER_ERR_INTERNAL, "download of dtype %d activations is not implemented", dtype);
+    std::vector<uint16_t> half(static_cast<size_t>(n));
+    backend.download(half.data(), src, half.size() * sizeof(uint16_t));
+    for (int64_t i = 0; i < n; ++i) out[i] = dtype == EMBER_DTYPE_BF16 ? bf16_to_f32(half[i]) : f16_to_f32(half[i]);
 }
 
 int64_t decoder_activation_bytes(const DecoderConfig& c) {
@@ -92,7 +100,7 @@ class DecoderModel final : public Model {
     void forward_hidden(const HostBatch& batch, float* out) override {
         BackendBatch bb = to_backend(*backend_, batch);
         Buffer hidden = run_decoder(*backend_, *decoder_, bb);
-        download_f32(*backend_, hidden.data(), batch.total_tokens * info_.hidden_size, out);
+        download_f32(*backend_, hidden.data(), backend_->activation_dtype(), batch.total_tokens * info_.hidden_size, out);
     }
 
     Json describe() const override {

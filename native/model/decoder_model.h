@@ -35,8 +35,9 @@ const int32_t* to_backend(Backend& backend, const int32_t* host, int64_t n, Buff
 // (total_tokens x hidden_size).
 Buffer run_decoder(Backend& backend, const Decoder& decoder, const BackendBatch& batch);
 
-// n floats of f32 activations from backend memory to host memory (after synchronizing).
-void download_f32(Backend& backend, const void* src, int64_t n, float* out);
+// n values of `dtype` (f32, or the bf16 / f16 activations of a GPU backend) from backend memory to
+// host floats (after synchronizing).
+void download_f32(Backend& backend, const void* src, int32_t dtype, int64_t n, float* out);
 
 // Activation bytes per token of Decoder::forward (its largest working set).
 int64_t decoder_activation_bytes(const DecoderConfig& c);

@@ -186,7 +186,7 @@ class NvEmbedModel final : public Model {
     void forward_hidden(const HostBatch& batch, float* out) override {
         BackendBatch bb = to_backend(*backend_, batch);
         Buffer hidden = run_decoder(*backend_, *decoder_, bb);
-        download_f32(*backend_, hidden.data(), batch.total_tokens * info_.hidden_size, out);
+        download_f32(*backend_, hidden.data(), backend_->activation_dtype(), batch.total_tokens * info_.hidden_size, out);
     }
 
     void forward_pooled(const HostBatch& batch, float* out) override { run_latent(batch, out, nullptr); }
@@ -238,8 +238,8 @@ class NvEmbedModel final : public Model {
         const Tensor o{out.data(), EMBER_DTYPE_F32, batch.n_seqs, H, H};
         const Tensor t{tok.data(), EMBER_DTYPE_F32, T, H, H};
         backend_->latent_pool(o, tokens ? &t : nullptr, x, bb.seqs, bb.pool_start, block_);
-        download_f32(*backend_, out.data(), batch.n_seqs * H, pooled);
-        if (tokens != nullptr) download_f32(*backend_, tok.data(), T * H, tokens);
+        download_f32(*backend_, out.data(), EMBER_DTYPE_F32, batch.n_seqs * H, pooled);
+        if (tokens != nullptr) download_f32(*backend_, tok.data(), EMBER_DTYPE_F32, T * H, tokens);
     }
 
     std::unique_ptr<WeightSource> weights_;
@@ -270,7 +270,7 @@ LatentFold fold_latent_attention(Backend& be, const LatentRaw& w) {
 
     Buffer wkv_storage;
     const Weight wkv = be.adopt_weight(w.wkv, w.wkv_dtype, 2 * inner, d, wkv_storage);
-    const int64_t kv_row = dtype_row_bytes(w.wkv_dtype, d);
+    const int64_t kv_row = dtype_row_bytes(wkv.dtype, d);  // as adopted (a backend may convert)
     if (kv_row <= 0) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "latent fold: to_kv weights of an unsupported type");
     Buffer kh = be.alloc(static_cast<size_t>(r * dh) * sizeof(float)), vh = be.alloc(static_cast<size_t>(r * dh) * sizeof(float)),
            wqt = be.alloc(static_cast<size_t>(d * dh) * sizeof(float)), woh = be.alloc(static_cast<size_t>(d * dh) * sizeof(float));

@@ -55,6 +55,14 @@ EMBER_API int32_t ember_cuda_built(void);
  * `reason` (may be NULL) receives why there are none, NUL-terminated, truncated to reason_len. */
 EMBER_API ember_status ember_cuda_device_count(int32_t* count, char* reason, size_t reason_len);
 
+/* Facts about CUDA device `index` (0 <= index < the device count): its name (NUL-terminated,
+ * truncated to name_len), total memory in bytes, compute capability major.minor and number of
+ * multiprocessors. Every out pointer may be NULL. EMBER_ERR_BACKEND_UNAVAILABLE when there is no
+ * CUDA build, driver or device (ember_last_error says which), EMBER_ERR_INVALID_ARGUMENT for an
+ * index out of range. Creates no CUDA context on the device. */
+EMBER_API ember_status ember_cuda_device_info(int32_t index, char* name, size_t name_len, int64_t* total_memory,
+                                              int32_t* major, int32_t* minor, int32_t* multiprocessors);
+
 /* Name of the SIMD level the CPU kernels dispatch to on this machine ("avx512", "avx2", "scalar"). */
 EMBER_API const char* ember_cpu_isa(void);
 

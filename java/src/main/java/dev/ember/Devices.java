@@ -1,6 +1,7 @@
 package dev.ember;
 
 import dev.ember.internal.NativeModel;
+import java.util.List;
 
 /** What this machine and this build of the native library offer. */
 public final class Devices {
@@ -14,6 +15,15 @@ public final class Devices {
     /** Usable CUDA devices: 0 without the GPU library, a driver or a device. */
     public static int cudaDeviceCount() {
         return NativeModel.cudaDeviceCount();
+    }
+
+    /**
+     * The usable CUDA devices (name, memory, compute capability), from the driver through Ember's own
+     * native library: no other CUDA library is loaded. Empty without the GPU library, a driver or a
+     * device; {@link #cudaUnavailableReason()} says which.
+     */
+    public static List<CudaDevice> cudaDevices() {
+        return NativeModel.cudaDevices();
     }
 
     /** Why there are no CUDA devices, or "" when there are. */

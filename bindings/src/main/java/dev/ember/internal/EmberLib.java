@@ -104,6 +104,11 @@ public final class EmberLib {
     public static native @Cast("ember_status") int ember_cuda_device_count(
             int[] count, @Cast("char*") byte[] reason, @Cast("size_t") long reason_len);
 
+    /** Device {@code index}: name, total memory, compute capability, multiprocessors. */
+    public static native @Cast("ember_status") int ember_cuda_device_info(int index, @Cast("char*") byte[] name,
+            @Cast("size_t") long name_len, @Cast("int64_t*") long[] total_memory, int[] major, int[] minor,
+            int[] multiprocessors);
+
     public static native @Cast("const char*") String ember_cpu_isa();
 
     // ------------------------------------------------------------------ models

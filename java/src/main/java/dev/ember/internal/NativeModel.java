@@ -63,6 +63,27 @@ public final class NativeModel implements AutoCloseable {
         return count[0] > 0 ? "" : new String(reason, 0, n, StandardCharsets.UTF_8);
     }
 
+    /** Every usable CUDA device (empty without the GPU library, a driver or a device). */
+    public static java.util.List<dev.ember.CudaDevice> cudaDevices() {
+        int n = cudaDeviceCount();
+        java.util.List<dev.ember.CudaDevice> out = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            byte[] name = new byte[256];
+            long[] memory = new long[1];
+            int[] major = new int[1];
+            int[] minor = new int[1];
+            int[] sms = new int[1];
+            NativeStatus.check(EmberLib.ember_cuda_device_info(i, name, name.length, memory, major, minor, sms));
+            int len = 0;
+            while (len < name.length && name[len] != 0) {
+                len++;
+            }
+            out.add(new dev.ember.CudaDevice(i, new String(name, 0, len, StandardCharsets.UTF_8), memory[0], major[0],
+                    minor[0], sms[0]));
+        }
+        return java.util.List.copyOf(out);
+    }
+
     public static NativeModel load(String path, Backend backend, int threads, int device) {
         try (PointerScope scope = new PointerScope()) {
             EmberLib.ember_load_options opts = new EmberLib.ember_load_options();

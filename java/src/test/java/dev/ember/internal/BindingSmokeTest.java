@@ -63,6 +63,26 @@ class BindingSmokeTest {
         }
     }
 
+    @Test
+    void cudaDevicesAreListedOrExplained() {
+        var devices = dev.ember.Devices.cudaDevices();
+        assertEquals(dev.ember.Devices.cudaDeviceCount(), devices.size());
+        for (var d : devices) {
+            assertFalse(d.name().isEmpty(), d.toString());
+            assertTrue(d.totalMemory() > 0 && d.major() > 0 && d.multiprocessors() > 0, d.toString());
+        }
+        if (devices.isEmpty()) {
+            assertFalse(dev.ember.Devices.cudaUnavailableReason().isEmpty());
+            // Asking for a device anyway is a typed failure with the reason, never a crash.
+            byte[] name = new byte[64];
+            int status = EmberLib.ember_cuda_device_info(0, name, name.length, null, null, null, null);
+            assertEquals(EmberLib.EMBER_ERR_BACKEND_UNAVAILABLE, status, EmberLib.ember_last_error());
+        }
+        int[] major = new int[1];
+        int status = EmberLib.ember_cuda_device_info(-1, null, 0, null, major, null, null);
+        assertTrue(status == EmberLib.EMBER_ERR_INVALID_ARGUMENT || status == EmberLib.EMBER_ERR_BACKEND_UNAVAILABLE);
+    }
+
     private static int countViaPointer(IntPointer n) {
         assertEquals(EmberLib.EMBER_OK, EmberLib.ember_cuda_device_count(n, null, 0));
         return n.get();

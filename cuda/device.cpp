@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "cuda_backend.cuh"
 
 namespace ember {
 
@@ -29,6 +30,28 @@ int cuda_device_count(std::string* reason) {
     return count;
 }
 
+CudaDeviceInfo cuda_device_info(int index) {
+    std::string reason;
+    const int count = cuda_device_count(&reason);
+    if (count == 0) EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "%s", reason.c_str());
+    if (index < 0 || index >= count)
+        EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)", index, count);
+    cudaDeviceProp prop{};
+    const cudaError_t err = cudaGetDeviceProperties(&prop, index);
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "CUDA device %d: %s (%s)", index, cudaGetErrorString(err),
+                   cudaGetErrorName(err));
+    }
+    CudaDeviceInfo info;
+    info.name = prop.name;
+    info.total_memory = static_cast<int64_t>(prop.totalGlobalMem);
+    info.major = prop.major;
+    info.minor = prop.minor;
+    info.multiprocessors = prop.multiProcessorCount;
+    return info;
+}
+
 std::unique_ptr<Backend> make_cuda_backend(int device) {
     std::string reason;
     int count = cuda_device_count(&reason);
@@ -39,7 +62,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
         EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)",
                    device, count);
     }
-    EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE, "the CUDA forward pass is not implemented yet");
+    return cuda::make_backend(device, cuda::precision_from_env());
 }
 
 }  // namespace ember

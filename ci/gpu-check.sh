@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Proves the CUDA path on a machine with an NVIDIA H100 / H200 (CUDA 13, cmake, ninja, PyTorch;
+# no Java, no Maven): one command, well inside 10 minutes, GPU settings never touched.
+#
+#   ci/gpu-check.sh            run from anywhere; logs and the summary go to $OUT (default
+#                              ./gpu-check-out): summary.txt, tests.log, java.log, bench.log,
+#                              peers.log, probe.txt (and build.log when it had to build)
+#
+# Steps (each one's failure is recorded and the later steps still run; the exit status is 1 when
+# anything failed):
+#   0. the machine: GPU, driver, clocks as found, toolkit, PyTorch
+#   1. binaries: the bundle that ci/gpu-bundle.sh built (.gpu-bundle/ember-bundle.tar.xz); when
+#      it is missing or its programs do not start here, a build from this checkout (sm_90 only)
+#   2. tests: host checks, every CUDA kernel against its CPU twin (fresh random inputs, seed in the
+#      log), the goldens end to end in both precision modes, models of real width against the CPU
+#      backend, concurrency, out-of-memory recovery
+#   3. the goldens through the jlinked Java CLI (`ember embed --backend cuda`), both modes
+#   4. benchmarks with the PyTorch peers in the same run: attention vs SDPA, matmul vs cuBLASLt and
+#      torch, Qwen3-0.6B end to end vs transformers (B32 x 512 and 256 mixed-length texts) plus a
+#      probe comparing Ember's embeddings with PyTorch's; the 8B shapes when time is left
+#   5. the table (Ember, peer, ratio, the issue's target; then every step's PASS / FAIL) printed last
+#
+# Environment: OUT, EMBER_GPU_CHECK_BUDGET (seconds, default 480: optional stages start only while
+# there is time left for them), EMBER_GPU_CHECK_BIG=0 to skip the 8B shapes, =1 to force them.
+set -u
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 2
+OUT=${OUT:-$root/gpu-check-out}
+case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
+mkdir -p "$OUT"
+budget=${EMBER_GPU_CHECK_BUDGET:-480}
+start=$SECONDS
+work=$(mktemp -d /tmp/ember-gpu-check.XXXXXX)
+steps=$work/steps.txt
+: >"$steps"
+: >"$OUT/summary.txt"
+failures=0
+optional=0  # while 1, a failing step is recorded as WARN and does not fail the check
+
+say() { echo "[$((SECONDS - start))s] $*" | tee -a "$OUT/summary.txt"; }
+record() {  # name status seconds note
+  echo "$1|$2|$3|$4" >>"$steps"
+  if [ "$2" = FAIL ]; then failures=$((failures + 1)); fi
+}
+# run_step NAME LOG TIMEOUT CMD...: runs CMD with a time limit, output appended to LOG.
+run_step() {
+  local name=$1 log=$2 limit=$3
+  shift 3
+  local t0=$SECONDS rc note
+  say "== $name (limit ${limit}s, log $(basename "$log"))"
+  echo "===== $name: $*" >>"$log"
+  timeout --kill-after=10 "$limit" "$@" >>"$log" 2>&1
+  rc=$?
+  note="rc $rc"
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then note="timed out after ${limit}s"; fi
+  if [ $rc -eq 0 ]; then
+    record "$name" PASS $((SECONDS - t0)) ""
+  elif [ "$optional" = 1 ]; then
+    record "$name" WARN $((SECONDS - t0)) "$note (optional stage)"
+  else
+    record "$name" FAIL $((SECONDS - t0)) "$note"
+  fi
+  say "   $( [ $rc -eq 0 ] && echo ok || echo "FAILED ($note)")"
+  return $rc
+}
+left() { echo $((budget - (SECONDS - start))); }
+
+# ---------------------------------------------------------------- 0. the machine
+{
+  echo "== machine"
+  uname -srm
+  ldd --version 2>&1 | head -n 1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used,clocks.sm,clocks.max.sm,power.limit,temperature.gpu \
+    --format=csv 2>&1 || echo "nvidia-smi failed"
+  command -v nvcc >/dev/null && nvcc --version | tail -n 1
+  python3 -c 'import torch, sys; print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda)' 2>&1
+  python3 -c 'import transformers; print("transformers", transformers.__version__)' 2>&1 | tail -n 1
+  [ -f .gpu-bundle/MANIFEST.txt ] && sed 's/^/bundle: /' .gpu-bundle/MANIFEST.txt
+} >>"$OUT/summary.txt" 2>&1
+
+# ---------------------------------------------------------------- 1. binaries
+bin=""
+java_home=""
+jars=""
+if [ -f .gpu-bundle/ember-bundle.tar.xz ]; then
+  mkdir -p "$work/bundle"
+  if tar -xJf .gpu-bundle/ember-bundle.tar.xz -C "$work/bundle" 2>>"$OUT/summary.txt"; then
+    # --help only loads the program: a failure here is the loader (glibc, libstdc++), not a test.
+    if "$work/bundle/bin/ember_cuda_host_tests" --help >/dev/null 2>&1 && [ -x "$work/bundle/bin/ember_cuda_tests" ]; then
+      bin=$work/bundle/bin
+      record "bundled binaries start here" PASS 0 ""
+    else
+      say "the bundled binaries do not start here (other system libraries?): building from source"
+    fi
+    [ -x "$work/bundle/jre/bin/java" ] && java_home=$work/bundle/jre
+    [ -d "$work/bundle/jars" ] && jars=$work/bundle/jars
+  fi
+else
+  say "no .gpu-bundle/ember-bundle.tar.xz (run ci/gpu-bundle.sh on a build machine): building from source"
+fi
+if [ -z "$bin" ]; then
+  if run_step "build from source (sm_90)" "$OUT/build.log" 480 bash -c "
+      cmake -S '$root' -B '$work/build' -G Ninja -DEMBER_CUDA=ON -DCMAKE_BUILD_TYPE=Release \
+            -DCMAKE_CUDA_ARCHITECTURES=90-real -Wno-dev &&
+      cmake --build '$work/build' --parallel \$(nproc) --target ember_cuda_host_tests ember_cuda_tests \
+            ember_cuda_model_tests ember_cuda_bench"; then
+    bin=$work/build/cuda
+  fi
+fi
+
+# ---------------------------------------------------------------- 2. tests
+export EMBER_REQUIRE_CUDA=1 EMBER_SOURCE_DIR=$root
+if [ -n "$bin" ]; then
+  run_step "host checks (decoders, mma fragments)" "$OUT/tests.log" 60 "$bin/ember_cuda_host_tests"
+  run_step "CUDA kernels vs CPU twins" "$OUT/tests.log" 300 "$bin/ember_cuda_tests" --duration=true
+  run_step "goldens + real widths on CUDA (C ABI)" "$OUT/tests.log" 300 "$bin/ember_cuda_model_tests" --duration=true
+else
+  record "CUDA tests" FAIL 0 "no binaries"
+fi
+
+# ---------------------------------------------------------------- 3. Java CLI
+if [ -n "$java_home" ] && [ -n "$jars" ]; then
+  cat >"$work/java.sh" <<JAVA
+set -u
+java=("$java_home/bin/java" -Dorg.bytedeco.javacpp.cachedir="$work/javacpp" -cp "$jars/*" dev.ember.cli.Main)
+"\${java[@]}" info --model "$root/tests/goldens/qwen3-tiny" --backend cuda || exit 1
+bad=0
+for mode in fast fp32; do
+  for g in qwen3-tiny qwen3-tiny-bf16 llama-bidir-tiny nvembed-tiny causal2vec-tiny; do
+    python3 "$root/ci/gpu/goldens.py" to-jsonl "$root/tests/goldens/\$g" "$work/\$g.jsonl" || { bad=1; continue; }
+    if EMBER_CUDA_PRECISION=\$mode "\${java[@]}" embed --model "$root/tests/goldens/\$g" --backend cuda \
+         --input "$work/\$g.jsonl" --output "$work/\$g.\$mode.out.jsonl"; then
+      python3 "$root/ci/gpu/goldens.py" compare "$root/tests/goldens/\$g" "$work/\$g.\$mode.out.jsonl" --mode \$mode || bad=1
+    else
+      echo "\$g (\$mode): ember embed failed"; bad=1
+    fi
+  done
+done
+exit \$bad
+JAVA
+  run_step "goldens via the Java CLI (jlinked JRE)" "$OUT/java.log" 180 bash "$work/java.sh"
+else
+  record "goldens via the Java CLI" FAIL 0 "no JRE / jars in the bundle"
+fi
+
+# ---------------------------------------------------------------- 4. benchmarks
+# cuBLASLt for the reference column: the toolkit's, or the one PyTorch's wheels carry.
+lt=""
+for c in /usr/local/cuda/lib64/libcublasLt.so.13 /usr/local/cuda/targets/x86_64-linux/lib/libcublasLt.so.13; do
+  [ -f "$c" ] && { lt=$c; break; }
+done
+if [ -z "$lt" ]; then
+  lt=$(python3 - <<'PY' 2>/dev/null
+import glob, os, site, sys
+roots = site.getsitepackages() + [site.getusersitepackages()] + sys.path
+for r in roots:
+    for p in glob.glob(os.path.join(r, "nvidia", "**", "libcublasLt.so.13*"), recursive=True):
+        print(p); raise SystemExit
+PY
+)
+fi
+[ -n "$lt" ] && export EMBER_CUBLASLT_LIB=$lt
+say "cuBLASLt for the reference: ${lt:-not found}"
+
+if [ -n "$bin" ]; then
+  run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
+  run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
+fi
+run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
+run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul
+
+# e2e SHAPE KEY BATCH MIXED LIMIT: a random-weight model written by PyTorch, then Ember and the
+# peer, each step limited to LIMIT seconds.
+e2e() {
+  local shape=$1 key=$2 batch=$3 mixed=$4 limit=$5 dir=$work/model-$1
+  # Without PyTorch the benchmark program writes the 0.6B model itself (slower, same layout).
+  if ! run_step "model $shape (random bf16)" "$OUT/peers.log" "$limit" python3 ci/gpu/peers.py make-model --dir "$dir" \
+    --shape "$shape"; then
+    rm -rf "$dir"
+    [ "$shape" = qwen3-0.6b ] || return 1
+  fi
+  [ -n "$bin" ] && run_step "e2e $key: Ember" "$OUT/bench.log" "$limit" "$bin/ember_cuda_bench" e2e --dir "$dir" \
+    --like "$shape" --key "$key" --batch "$batch" --mixed "$mixed" --probe-out "$OUT/probe.txt"
+  run_step "e2e $key: PyTorch" "$OUT/peers.log" "$limit" python3 ci/gpu/peers.py e2e --model "$dir" --key "$key" \
+    --batch "$batch" --mixed "$mixed" --probe "$OUT/probe.txt"
+  rm -rf "$dir"
+}
+e2e qwen3-0.6b qwen3_0.6b 32 1 180
+# The 8B shapes (16 GB of weights each): optional, only while the budget leaves room for them.
+big=${EMBER_GPU_CHECK_BIG:-auto}
+optional=1
+for spec in "qwen3-8b qwen3_8b" "llama-embed-nemotron-8b nemotron_8b"; do
+  set -- $spec
+  if [ "$big" = 0 ] || { [ "$big" = auto ] && [ "$(left)" -lt 240 ]; }; then
+    record "e2e $2 (B16 x 512)" SKIP 0 "$( [ "$big" = 0 ] && echo "EMBER_GPU_CHECK_BIG=0" || echo "time budget")"
+    continue
+  fi
+  rm -f "$OUT/probe.txt"
+  e2e "$1" "$2" 16 0 90
+done
+optional=0
+
+# A probe cosine below 0.99 means Ember and PyTorch disagree on the same 0.6B model: a failure.
+probe=$(grep -h "^RESULT probe_cosine_qwen3_0.6b " "$OUT/peers.log" 2>/dev/null | tail -n 1 | awk '{print $3}')
+if [ -z "$probe" ]; then
+  record "probe: Ember vs PyTorch, Qwen3-0.6B (cos >= 0.99)" FAIL 0 "no probe result"
+elif awk -v c="$probe" 'BEGIN { exit !(c >= 0.99) }'; then
+  record "probe: Ember vs PyTorch, Qwen3-0.6B (cos >= 0.99)" PASS 0 "cosine $probe"
+else
+  record "probe: Ember vs PyTorch, Qwen3-0.6B (cos >= 0.99)" FAIL 0 "cosine $probe"
+fi
+
+# ---------------------------------------------------------------- 5. the table
+total=$((SECONDS - start))
+{
+  echo
+  echo "==================== Ember CUDA check: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1), ${total}s"
+  python3 ci/gpu/summary.py "$steps" "$OUT/bench.log" "$OUT/peers.log" 2>&1 || cat "$steps"
+  echo
+  if [ $failures -eq 0 ]; then echo "GPU CHECK: PASS"; else echo "GPU CHECK: FAIL ($failures step(s) failed; logs in $OUT)"; fi
+} | tee -a "$OUT/summary.txt"
+rm -rf "$work"
+[ $failures -eq 0 ]

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The table ci/gpu-check.sh prints last: Ember against its peers and the issue's targets, from the
+RESULT lines of the benchmark logs, then the steps' pass/fail lines.
+
+    summary.py STEPS_FILE LOG...
+STEPS_FILE holds one "name|PASS or FAIL or SKIP|seconds|note" line per step.
+"""
+import sys
+
+
+def results(paths):
+    r = {}
+    for p in paths:
+        try:
+            with open(p, errors="replace") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 4 and parts[0] == "RESULT":
+                        try:
+                            r[parts[1]] = float(parts[2])
+                        except ValueError:
+                            pass
+        except OSError:
+            pass
+    return r
+
+
+ROWS = [
+    # label, ember key, peer keys (first found), unit, target
+    ("attn d128 B32 H16 S512", "attn_b32_s512", ["sdpa_attn_b32_s512"], "TFLOP/s", 450),
+    ("attn d128 B8 S2048", "attn_b8_s2048", ["sdpa_attn_b8_s2048"], "TFLOP/s", 650),
+    ("attn d128 B1 S32768", "attn_b1_s32768", ["sdpa_attn_b1_s32768"], "TFLOP/s", 650),
+    ("attn causal B2 S8192", "attn_causal_b2_s8192", ["sdpa_attn_causal_b2_s8192"], "TFLOP/s", 600),
+    ("matmul bf16 (0.6B proj, m 16384)", "matmul_ember_bf16", ["matmul_cublaslt_bf16", "matmul_torch_bf16"], "TFLOP/s", None),
+    ("matmul Q8_0 weights", "matmul_ember_q8_0", ["matmul_ember_bf16"], "TFLOP/s", None),
+    ("matmul Q4_K weights", "matmul_ember_q4_k", ["matmul_ember_bf16"], "TFLOP/s", None),
+    ("Qwen3-0.6B B32x512 e2e", "e2e_qwen3_0.6b_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),
+    ("Qwen3-0.6B 256 mixed e2e", "e2e_qwen3_0.6b_mixed256", ["torch_e2e_qwen3_0.6b_mixed256"], "tok/s", 260000),
+    ("Qwen3-8B B16x512 e2e", "e2e_qwen3_8b_b16x512", ["torch_e2e_qwen3_8b_b16x512"], "tok/s", 42000),
+    ("nemotron-8B B16x512 e2e", "e2e_nemotron_8b_b16x512", ["torch_e2e_nemotron_8b_b16x512"], "tok/s", 44000),
+]
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if v >= 1000 else f"{v:.1f}"
+
+
+def main(argv):
+    steps_file, logs = argv[1], argv[2:]
+    r = results(logs)
+    out = []
+    out.append(f"{'workload':36s} {'Ember':>12s} {'peer':>12s} {'ratio':>6s} {'target':>10s}  unit")
+    for label, ek, pks, unit, target in ROWS:
+        e = r.get(ek)
+        p = next((r[k] for k in pks if k in r), None)
+        if e is None and p is None:
+            continue
+        ratio = f"{e / p:.2f}" if e and p else "-"
+        out.append(f"{label:36s} {fmt(e):>12s} {fmt(p):>12s} {ratio:>6s} {fmt(target):>10s}  {unit}")
+    for k, v in sorted(r.items()):
+        if k.startswith("probe_cosine_"):
+            out.append(f"{'e2e probe cosine vs PyTorch (' + k[13:] + ')':36s} {v:12.6f}")
+    out.append("")
+    try:
+        with open(steps_file) as f:
+            for line in f:
+                name, status, secs, note = (line.rstrip("\n").split("|") + ["", "", ""])[:4]
+                out.append(f"{status:5s} {name:44s} {secs:>5s}s  {note}")
+    except OSError:
+        pass
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,48 @@
+// Fused attention forward over a ragged batch (flat tokens + cumulative lengths, no padding), the
+// CUDA twin of ember_kernel_attention: out = softmax(q k^T * scale [+ causal mask]) v per head,
+// GQA (query head h reads kv head h / (n_heads / n_kv_heads)), never an L x L buffer.
+//
+// Paths, picked by choose_attention (used by the launch and by the tests):
+//   Flash    bf16 q, k, v, out; head_dim 64 or 128: FlashAttention-2 structure on mma.sync
+//            m16n8k16 tensor cores, online softmax in f32 (attention_flash.cu).
+//   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
+//            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
+//            models (head_dim 16) run here.
+// EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "backend/backend.h"
+#include "common.cuh"
+
+namespace ember::cuda {
+
+enum class AttentionPath { Flash, Generic };
+
+const char* attention_path_name(AttentionPath p);
+
+struct AttentionArgs {
+    Tensor out, q, k, v;  // rows = tokens; q/out: n_heads * head_dim columns, k/v: n_kv_heads * head_dim
+    Seqs seqs;            // cu_seqlens in device memory, its host copy for launch decisions
+    int32_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
+    float scale = 1.0f;
+    bool causal = false;
+};
+
+ember_status validate_attention(const AttentionArgs& a, std::string* error);
+AttentionPath choose_attention(const AttentionArgs& a);
+bool attention_path_applies(const AttentionArgs& a, AttentionPath path);
+ember_status attention(const AttentionArgs& a, cudaStream_t stream, std::string* error);
+ember_status attention_with(const AttentionArgs& a, AttentionPath path, cudaStream_t stream, std::string* error);
+
+// The paths (after validation).
+bool attention_flash_applies(const AttentionArgs& a);
+ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error);
+ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
+
+constexpr int kAttentionGenericMaxHeadDim = 256;
+
+}  // namespace ember::cuda

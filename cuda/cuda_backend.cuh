@@ -1,0 +1,22 @@
+// The CUDA backend factory (cuda_backend.cpp) and its precision modes.
+#pragma once
+
+#include <memory>
+
+#include "backend/backend.h"
+
+namespace ember::cuda {
+
+enum class Precision {
+    Fast,  // bf16 activations, f32 accumulation, tensor cores
+    Fp32   // f32 activations and arithmetic (the 1e-4 golden check)
+};
+
+// EMBER_CUDA_PRECISION: unset / "fast" / "bf16" -> Fast, "fp32" / "f32" -> Fp32, anything else
+// INVALID_ARGUMENT.
+Precision precision_from_env();
+
+// Throws BACKEND_UNAVAILABLE for devices older than sm_80.
+std::unique_ptr<Backend> make_backend(int device, Precision precision);
+
+}  // namespace ember::cuda

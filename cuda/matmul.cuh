@@ -1,0 +1,60 @@
+// y (+)= x W^T (+ bias) on the GPU, the CUDA twin of ember_kernel_matmul, with activations in f32
+// or bf16 and weights in f32, f16, bf16, Q8_0, Q4_K or Q6_K (decoded in registers, never a
+// dequantized copy of W).
+//
+// Paths, picked by choose_matmul (one function, used by the launch and by the tests):
+//   TensorCore  bf16 x, bf16 y, 16-bit or quantized W: mma.sync m16n8k16 (sm_80+), a cp.async
+//               pipeline of 32-wide k tiles, 128 x 128 or 64 x 64 output tiles (matmul_tc.cu).
+//   SmallM      m <= 8 (short batches, a single query): one warp per output column streams its W
+//               row once, all m rows at a time (matmul_simt.cu).
+//   Simt        everything else (f32 activations, the fp32-compute mode, odd sizes): 64 x 64 tiles
+//               of float FMAs (matmul_simt.cu).
+//   CublasLt    optional (EMBER_CUBLASLT=1 and libcublasLt.so.13 loadable): bf16 x, W, y, no bias.
+// EMBER_CUDA_MATMUL=tc|smallm|simt forces a path where it applies (diagnosis); unset = automatic.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "backend/backend.h"
+#include "common.cuh"
+
+namespace ember::cuda {
+
+enum class MatmulPath { TensorCore, SmallM, Simt, CublasLt };
+
+const char* matmul_path_name(MatmulPath p);
+
+struct MatmulArgs {
+    Tensor y;            // m rows of n, f32 or bf16
+    Tensor x;            // m rows of k, f32 or bf16
+    Weight w;            // n rows of k (device memory)
+    const float* bias;   // n floats (device), or null
+    bool accumulate;     // y += result
+};
+
+// Checks shapes, types and strides; INVALID_ARGUMENT (or MODEL_UNSUPPORTED for a weight type
+// with no decoder) otherwise.
+ember_status validate_matmul(const MatmulArgs& a, std::string* error);
+
+// The path the launch takes for these arguments (after validate_matmul), honouring
+// EMBER_CUDA_MATMUL and EMBER_CUBLASLT.
+MatmulPath choose_matmul(const MatmulArgs& a);
+
+// Queues the product on `stream`. `force` (tests, benchmarks) picks a path; it must be one that
+// applies (matmul_path_applies), else INVALID_ARGUMENT.
+ember_status matmul(const MatmulArgs& a, cudaStream_t stream, std::string* error);
+ember_status matmul_with(const MatmulArgs& a, MatmulPath path, cudaStream_t stream, std::string* error);
+bool matmul_path_applies(const MatmulArgs& a, MatmulPath path);
+
+// --- The paths (matmul_tc.cu, matmul_simt.cu, cublaslt.cpp) ----------------------------------
+ember_status matmul_tc(const MatmulArgs& a, cudaStream_t stream, std::string* error);
+ember_status matmul_small_m(const MatmulArgs& a, cudaStream_t stream, std::string* error);
+ember_status matmul_simt(const MatmulArgs& a, cudaStream_t stream, std::string* error);
+bool matmul_tc_applies(const MatmulArgs& a);
+bool matmul_small_m_applies(const MatmulArgs& a);
+
+constexpr int kSmallMMaxRows = 8;
+
+}  // namespace ember::cuda

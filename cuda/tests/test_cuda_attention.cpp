@@ -1,0 +1,239 @@
+// CUDA attention (flash and generic paths) over ragged batches with odd lengths (0, 1, 7, 97,
+// 1025), GQA, head_dim 16 / 20 / 64 / 128 / 256, causal and bidirectional, f32 and bf16.
+//
+// Tolerance: flash-attention's rule. The exact answer is computed in float64 on the values the
+// GPU sees; a naive implementation in the same precision is run on the same inputs (f32: plain
+// loops in float; bf16: PyTorch's eager recipe, q * scale rounded to bf16, scores rounded to bf16,
+// softmax in f32 rounded to bf16, P V accumulated in f32 and rounded to bf16). The kernel's max
+// error against float64 must be at most twice the naive one, plus a floor of 5e-6 (f32) / 1e-5
+// (bf16) of the largest output (the online softmax rounds differently, not worse). Outputs start
+// as NaN; padding columns hold NaN (reading them would show).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "attention.cuh"
+#include "core/thread_pool.h"
+#include "cuda_test_util.h"
+
+using namespace ember;
+using namespace ember::cuda;
+using namespace ember::cudatest;
+
+namespace {
+
+struct Config {
+    std::vector<int32_t> lengths;
+    int32_t heads, kv_heads, dim;
+};
+
+float bfr(float x) { return round_to(EMBER_DTYPE_BF16, x); }
+
+struct Problem {
+    Config c;
+    bool causal;
+    int32_t dtype;
+    std::vector<int32_t> cu;
+    int64_t rows, qs, ks, vs, os;
+    std::vector<float> q, k, v;  // rounded to dtype; NaN in the padding columns
+    float scale;
+};
+
+Problem make_problem(const Config& c, bool causal, int32_t dtype, uint64_t seed) {
+    Problem p{c, causal, dtype, {0}, 0, 0, 0, 0, 0, {}, {}, {}, 0};
+    for (int32_t len : c.lengths) p.cu.push_back(p.cu.back() + len);
+    p.rows = p.cu.back();
+    const int64_t qw = int64_t(c.heads) * c.dim, kw = int64_t(c.kv_heads) * c.dim;
+    p.qs = qw + 8;
+    p.ks = kw + 8;
+    p.vs = kw + 16;
+    p.os = qw + 8;
+    p.scale = static_cast<float>(1.0 / std::sqrt(double(c.dim)));
+    auto fill = [&](std::vector<float>& x, int64_t width, int64_t stride, uint64_t s, float mag) {
+        x = rounded(dtype, test::random_floats(static_cast<size_t>(std::max<int64_t>(p.rows, 1) * stride), s, mag));
+        for (int64_t r = 0; r < p.rows; ++r)
+            for (int64_t j = width; j < stride; ++j) x[r * stride + j] = NAN;
+    };
+    // |q|, |k| up to 2: peaked softmax rows as well as flat ones.
+    fill(p.q, qw, p.qs, seed, 2.0f);
+    fill(p.k, kw, p.ks, seed + 1, 2.0f);
+    fill(p.v, kw, p.vs, seed + 2, 1.0f);
+    return p;
+}
+
+// out[row * (heads * dim) + h * dim + d] for every valid row: `naive` 0 = float64, 1 = naive f32,
+// 2 = naive bf16.
+std::vector<float> reference(const Problem& p, int naive, ThreadPool& pool) {
+    const Config& c = p.c;
+    const int64_t qw = int64_t(c.heads) * c.dim;
+    std::vector<float> out(static_cast<size_t>(p.rows * qw), 0.0f);
+    const int32_t n_seqs = static_cast<int32_t>(c.lengths.size());
+    const int group = c.heads / c.kv_heads;
+    pool.parallel_for(int64_t(n_seqs) * c.heads, 1, [&](int64_t b, int64_t e) {
+        std::vector<double> sd, od;
+        std::vector<float> sf, qv;
+        for (int64_t task = b; task < e; ++task) {
+            const int s = static_cast<int>(task / c.heads), h = static_cast<int>(task % c.heads), kvh = h / group;
+            const int64_t start = p.cu[s], len = p.cu[s + 1] - start;
+            for (int64_t i = 0; i < len; ++i) {
+                const float* q = &p.q[(start + i) * p.qs + int64_t(h) * c.dim];
+                const int64_t nk = p.causal ? i + 1 : len;
+                float* o = &out[(start + i) * qw + int64_t(h) * c.dim];
+                if (naive == 0) {
+                    sd.assign(static_cast<size_t>(nk), 0.0);
+                    double mx = -INFINITY;
+                    for (int64_t j = 0; j < nk; ++j) {
+                        const float* k = &p.k[(start + j) * p.ks + int64_t(kvh) * c.dim];
+                        double dot = 0;
+                        for (int d = 0; d < c.dim; ++d) dot += double(q[d]) * k[d];
+                        sd[j] = dot * p.scale;
+                        mx = std::max(mx, sd[j]);
+                    }
+                    double sum = 0;
+                    for (int64_t j = 0; j < nk; ++j) sum += (sd[j] = std::exp(sd[j] - mx));
+                    od.assign(static_cast<size_t>(c.dim), 0.0);
+                    for (int64_t j = 0; j < nk; ++j) {
+                        const float* v = &p.v[(start + j) * p.vs + int64_t(kvh) * c.dim];
+                        for (int d = 0; d < c.dim; ++d) od[d] += sd[j] / sum * v[d];
+                    }
+                    for (int d = 0; d < c.dim; ++d) o[d] = static_cast<float>(od[d]);
+                    continue;
+                }
+                const bool bf = naive == 2;
+                qv.assign(q, q + c.dim);
+                if (bf)
+                    for (float& x : qv) x = bfr(x * p.scale);
+                sf.assign(static_cast<size_t>(nk), 0.0f);
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < nk; ++j) {
+                    const float* k = &p.k[(start + j) * p.ks + int64_t(kvh) * c.dim];
+                    float dot = 0;
+                    for (int d = 0; d < c.dim; ++d) dot += qv[d] * k[d];
+                    sf[j] = bf ? bfr(dot) : dot * p.scale;
+                    mx = std::max(mx, sf[j]);
+                }
+                float sum = 0;
+                for (int64_t j = 0; j < nk; ++j) sum += (sf[j] = std::exp(sf[j] - mx));
+                for (int64_t j = 0; j < nk; ++j) sf[j] = bf ? bfr(sf[j] / sum) : sf[j];
+                for (int d = 0; d < c.dim; ++d) {
+                    float acc = 0;
+                    for (int64_t j = 0; j < nk; ++j) acc += sf[j] * p.v[(start + j) * p.vs + int64_t(kvh) * c.dim + d];
+                    o[d] = bf ? bfr(acc) : acc / sum;
+                }
+            }
+        }
+    });
+    return out;
+}
+
+double max_abs_err(const std::vector<float>& a, const std::vector<float>& ref) {
+    double e = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (!std::isfinite(a[i])) return INFINITY;
+        e = std::max(e, std::fabs(double(a[i]) - ref[i]));
+    }
+    return e;
+}
+
+ThreadPool& ref_pool() {
+    static ThreadPool pool(0);
+    return pool;
+}
+
+// Runs every applicable path of one problem. Returns the paths run.
+int check_problem(const Problem& p) {
+    const Config& c = p.c;
+    const int64_t qw = int64_t(c.heads) * c.dim, kw = int64_t(c.kv_heads) * c.dim;
+    const std::vector<float> exact = reference(p, 0, ref_pool());
+    const std::vector<float> naive = reference(p, p.dtype == EMBER_DTYPE_BF16 ? 2 : 1, ref_pool());
+    const double naive_err = max_abs_err(naive, exact);
+    double ref_max = 0;
+    for (float x : exact) ref_max = std::max(ref_max, double(std::fabs(x)));
+
+    DeviceArray dq(p.dtype, p.q), dk(p.dtype, p.k), dv(p.dtype, p.v);
+    DeviceVec<int32_t> dcu(p.cu);
+    int ran = 0;
+    for (AttentionPath path : {AttentionPath::Flash, AttentionPath::Generic}) {
+        DeviceArray dout(p.dtype, static_cast<size_t>(std::max<int64_t>(p.rows, 1) * p.os));
+        AttentionArgs a;
+        a.out = dout.tensor(p.rows, qw, p.os);
+        a.q = dq.tensor(p.rows, qw, p.qs);
+        a.k = dk.tensor(p.rows, kw, p.ks);
+        a.v = dv.tensor(p.rows, kw, p.vs);
+        a.seqs.cu_seqlens = dcu.data();
+        a.seqs.cu_seqlens_host = p.cu.data();
+        a.seqs.n_seqs = static_cast<int32_t>(c.lengths.size());
+        a.seqs.total_tokens = p.rows;
+        a.seqs.max_len = *std::max_element(c.lengths.begin(), c.lengths.end());
+        a.n_heads = c.heads;
+        a.n_kv_heads = c.kv_heads;
+        a.head_dim = c.dim;
+        a.scale = p.scale;
+        a.causal = p.causal;
+        if (!attention_path_applies(a, path)) continue;
+        std::string err;
+        INFO("path " << attention_path_name(path) << " dtype " << (p.dtype == EMBER_DTYPE_BF16 ? "bf16" : "f32")
+                     << " heads " << c.heads << "/" << c.kv_heads << " dim " << c.dim << " causal " << p.causal);
+        REQUIRE_MESSAGE(attention_with(a, path, nullptr, &err) == EMBER_OK, err);
+        REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+        const std::vector<float> got = dense(dout.get(), p.rows, qw, p.os);
+        const double e = max_abs_err(got, exact);
+        const double floor = (p.dtype == EMBER_DTYPE_BF16 ? 1e-5 : 5e-6) * ref_max;
+        CHECK_MESSAGE(e <= 2 * naive_err + floor, "max error " << e << ", naive " << naive_err << ", |ref| " << ref_max);
+        ++ran;
+    }
+    return ran;
+}
+
+const Config kConfigs[] = {
+    {{1, 7, 97}, 2, 2, 16},  {{97, 1}, 8, 4, 64},    {{1025, 7}, 4, 1, 64}, {{33, 130}, 8, 1, 128},
+    {{129}, 16, 8, 128},     {{200, 64}, 2, 1, 256}, {{0, 50, 0}, 2, 2, 64}, {{65, 3}, 6, 2, 20},
+};
+
+}  // namespace
+
+TEST_CASE("attention: flash and generic paths against float64, within 2x the naive same-precision error") {
+    uint64_t seed = test::test_seed();
+    INFO("seed " << seed);
+    int runs = 0;
+    for (const Config& c : kConfigs)
+        for (bool causal : {false, true})
+            for (int32_t dt : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16}) runs += check_problem(make_problem(c, causal, dt, seed += 3));
+    MESSAGE("attention: " << runs << " path runs compared");
+}
+
+TEST_CASE("attention: real shapes (16 heads of 128, GQA 2, sequences of 512 and 300)") {
+    uint64_t seed = test::test_seed() + 500;
+    for (bool causal : {false, true}) check_problem(make_problem({{512, 300, 64}, 16, 8, 128}, causal, EMBER_DTYPE_BF16, seed += 3));
+    check_problem(make_problem({{256, 33}, 8, 8, 64}, false, EMBER_DTYPE_BF16, seed += 3));
+}
+
+TEST_CASE("attention rejects bad arguments without launching [host]") {
+    std::vector<int32_t> cu{0, 4};
+    float dummy[64];
+    AttentionArgs a;
+    a.out = a.q = Tensor{dummy, EMBER_DTYPE_F32, 4, 16, 16};
+    a.k = a.v = Tensor{dummy, EMBER_DTYPE_F32, 4, 16, 16};
+    a.seqs.cu_seqlens = cu.data();
+    a.seqs.cu_seqlens_host = cu.data();
+    a.seqs.n_seqs = 1;
+    a.seqs.max_len = 4;
+    a.n_heads = 1;
+    a.n_kv_heads = 1;
+    a.head_dim = 16;
+    std::string err;
+    AttentionArgs bad = a;
+    bad.n_heads = 3;
+    bad.n_kv_heads = 2;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    bad = a;
+    bad.k.dtype = EMBER_DTYPE_BF16;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    bad = a;
+    bad.seqs.max_len = 3;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    bad = a;
+    bad.head_dim = 512;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK_FALSE(attention_flash_applies(a));  // f32: generic only
+}
