@@ -1,6 +1,6 @@
 /* Ember tools: GGUF conversion, the tokenizer a GGUF file carries, and synthetic models, as plain
- * C ABI functions (the CLI and the Java API call these). Same conventions as ember.h: a status code, the message in
- * ember_last_error(), nothing aborts. */
+ * C ABI functions (the CLI and the Java API call these). Same conventions as ember.h: a status
+ * code, the message in ember_last_error(), nothing aborts. */
 #ifndef EMBER_TOOLS_H
 #define EMBER_TOOLS_H
 
@@ -21,9 +21,10 @@ extern "C" {
 EMBER_API ember_status ember_convert(const char* hf_dir, const char* out_gguf, int32_t dtype);
 
 /* Writes a random-weight model of a known shape ("qwen3-0.6b", "qwen3-4b", "qwen3-8b",
- * "llama-embed-nemotron-8b", "tiny") for benchmarks: a Hugging Face folder when `out` does not
- * end in .gguf (then dtype is F32, F16 or BF16), else a GGUF file of `dtype` (converted from a
- * BF16 folder next to it, `out` + ".hf"). Existing complete outputs are kept. */
+ * "llama-embed-nemotron-8b"; "tiny": 64 wide, 2 layers; "small": 256 wide, 4 layers, every row a
+ * whole number of K-quant blocks) for benchmarks and tests: a Hugging Face folder when `out`
+ * does not end in .gguf (then dtype is F32, F16 or BF16), else a GGUF file of `dtype` (converted
+ * from a BF16 folder next to it, `out` + ".hf"). Existing complete outputs are kept. */
 EMBER_API ember_status ember_synth_model(const char* like, const char* out, int32_t dtype, uint64_t seed);
 
 /* The tokenizer stored in a GGUF file (tokenizer.ggml.*), read without loading any weights, as one

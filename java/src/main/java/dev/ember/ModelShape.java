@@ -14,7 +14,12 @@ public enum ModelShape {
     /** llama-embed-nemotron-8b: bidirectional Llama, hidden 4096, 32 layers, FFN 14336. */
     LLAMA_EMBED_NEMOTRON_8B("llama-embed-nemotron-8b"),
     /** A two-layer, 64-wide Qwen3 with a 512-token vocabulary, for tests. */
-    TINY("tiny");
+    TINY("tiny"),
+    /**
+     * A four-layer, 256-wide Qwen3 (FFN 768, 2048-token vocabulary): every matrix row is a whole
+     * number of 256-weight K-quant blocks, so Q4_K / Q6_K files hold real K-quant tensors.
+     */
+    SMALL("small");
 
     private final String id;
 

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
         description = "Write a random-weight model of a real model's shape (for benchmarks and tests).")
 final class SynthCommand implements Callable<Integer> {
     @Option(names = "--like", required = true, paramLabel = "SHAPE", converter = Shapes.class,
-            description = "qwen3-0.6b, qwen3-4b, qwen3-8b, llama-embed-nemotron-8b or tiny.")
+            description = "qwen3-0.6b, qwen3-4b, qwen3-8b, llama-embed-nemotron-8b, tiny or small.")
     ModelShape like;
 
     @Option(names = "--out", required = true, paramLabel = "DIR|FILE.gguf",
