@@ -1,13 +1,13 @@
 // Embeds with llama.cpp (node-llama-cpp 3.22.1, prebuilt CPU binaries, no download, no build) and
 // prints JSON, for Ember's conformance and speed comparisons.
 //
-//   node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] < input.json
+//   node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] [--warmup W] < input.json
 //
 // input.json: {"ids": [[1, 2, 3], ...]} (token ids, evaluated as given: no BOS/EOS added) or
 //             {"texts": ["...", ...]} (tokenized by llama.cpp from the file's tokenizer).
 // Output: {"backend": ..., "pooling": <the file's pooling, applied by llama.cpp>,
 //          "embeddings": [[...], ...] (as llama.cpp returns them), "seconds": [per input, median
-//          over repeats], "tokens": [per input], and for texts "ids": [[...], ...], the ids
+//          of R timed runs after W untimed ones], "tokens": [per input], and for texts "ids": [[...], ...], the ids
 //          embedded (llama.cpp's tokenization, special tokens in the text recognized, plus the
 //          BOS / EOS the file's tokenizer.ggml.add_*_token ask for)}.
 import { readFileSync } from "node:fs";
@@ -15,7 +15,7 @@ import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
 const args = process.argv.slice(2);
 if (args.length < 1) {
-    console.error("usage: node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] < input.json");
+    console.error("usage: node embed.mjs MODEL.gguf [--threads N] [--context N] [--repeat R] [--warmup W] < input.json");
     process.exit(2);
 }
 const modelPath = args[0];
@@ -25,6 +25,7 @@ const opt = (name, fallback) => {
 };
 const threads = opt("--threads", 2);
 const repeat = Math.max(1, opt("--repeat", 1));
+const warmup = Math.max(0, opt("--warmup", 0));
 const input = JSON.parse(readFileSync(0, "utf8"));
 const items = input.ids ?? input.texts;
 if (!Array.isArray(items) || items.length === 0) {
@@ -57,10 +58,10 @@ for (const [i, raw] of items.entries()) {
     const it = textIds ? textIds[i] : raw;
     const times = [];
     let vector = null;
-    for (let r = 0; r < repeat; ++r) {
+    for (let r = 0; r < warmup + repeat; ++r) {
         const t0 = process.hrtime.bigint();
         const e = await ctx.getEmbeddingFor(it);
-        times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        if (r >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1e9);
         vector = Array.from(e.vector);
     }
     times.sort((a, b) => a - b);
@@ -69,6 +70,7 @@ for (const [i, raw] of items.entries()) {
 }
 process.stdout.write(JSON.stringify({
     backend: "llama.cpp via node-llama-cpp 3.22.1",
+    system: llama.systemInfo,
     cpu: llama.cpuMathCores !== undefined ? { cores: llama.cpuMathCores } : undefined,
     threads,
     embeddings,
