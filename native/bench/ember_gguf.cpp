@@ -2,9 +2,10 @@
 //   ember_gguf convert HF_DIR OUT.gguf TYPE        TYPE: f32 f16 bf16 q8_0 q4_0 q4_k q6_k
 //   ember_gguf synth LIKE OUT(.gguf|DIR) TYPE [SEED]
 //   ember_gguf info FILE.gguf                      metadata (arrays summarized) and tensors
-//   ember_gguf embed MODEL [--threads N] [--repeat R] < {"ids": [[...], ...]}
+//   ember_gguf embed MODEL [--threads N] [--repeat R] [--warmup W] < {"ids": [[...], ...]}
 //       embeds each id list alone (pooled, not normalized) and prints the same JSON as
-//       ci/llamacpp/embed.mjs: {"embeddings": [...], "seconds": [...], "tokens": [...]}
+//       ci/llamacpp/embed.mjs: {"embeddings": [...], "seconds": [...], "tokens": [...]}; seconds
+//       is the median of R timed runs after W untimed ones
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -34,7 +35,7 @@ int32_t parse_type(const std::string& t) {
 
 int usage() {
     std::fprintf(stderr, "usage: ember_gguf convert HF_DIR OUT.gguf TYPE | synth LIKE OUT TYPE [SEED] | info FILE.gguf |\n"
-                         "       embed MODEL [--threads N] [--repeat R] < {\"ids\": [[...]]}\n"
+                         "       embed MODEL [--threads N] [--repeat R] [--warmup W] < {\"ids\": [[...]]}\n"
                          "TYPE: f32 f16 bf16 q8_0 q4_0 q4_k q6_k\n");
     return 2;
 }
@@ -67,10 +68,11 @@ int info(const std::string& path) {
 }
 
 int embed(int argc, char** argv) {
-    int threads = 2, repeat = 1;
+    int threads = 2, repeat = 1, warmup = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
         else if (std::strcmp(argv[i], "--repeat") == 0) repeat = std::max(1, std::atoi(argv[i + 1]));
+        else if (std::strcmp(argv[i], "--warmup") == 0) warmup = std::max(0, std::atoi(argv[i + 1]));
         else return usage();
     }
     ember::Json in;
@@ -113,13 +115,14 @@ int embed(int argc, char** argv) {
         b.n_seqs = 1;
         std::vector<float> e(static_cast<size_t>(info.embedding_size));
         std::vector<double> times;
-        for (int r = 0; r < repeat; ++r) {
+        for (int r = 0; r < warmup + repeat; ++r) {
             const auto t0 = std::chrono::steady_clock::now();
             if (ember_embed(m, &b, &eo, e.data(), e.size()) != EMBER_OK) {
                 std::fprintf(stderr, "error: %s\n", ember_last_error());
                 return 1;
             }
-            times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            if (r >= warmup)
+                times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         }
         std::sort(times.begin(), times.end());
         out["embeddings"].push_back(e);

@@ -22,6 +22,9 @@ const ModelShape kShapes[] = {
     {"qwen3-8b", "qwen3", 4096, 36, 32, 8, 128, 12288, 151665, 1e6},
     {"llama-embed-nemotron-8b", "llama_bidirec", 4096, 32, 32, 8, 128, 14336, 128256, 5e5},
     {"tiny", "qwen3", 64, 2, 4, 2, 16, 128, 512, 1e6},
+    // Every matrix row a whole number of 256-weight blocks, so Q4_K / Q6_K files hold real K-quant
+    // tensors (tiny's 64-wide rows fall back to Q8_0): CI's llama.cpp conformance uses it.
+    {"small", "qwen3", 256, 4, 4, 2, 64, 768, 2048, 1e6},
 };
 
 struct Entry {

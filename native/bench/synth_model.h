@@ -13,7 +13,7 @@ struct ModelShape {
     double rope_theta;
 };
 
-// Known shapes: qwen3-0.6b, qwen3-4b, qwen3-8b, llama-embed-nemotron-8b, tiny.
+// Known shapes: qwen3-0.6b, qwen3-4b, qwen3-8b, llama-embed-nemotron-8b, tiny, small.
 const ModelShape* find_shape(const std::string& name);
 
 // Writes config.json + model.safetensors (weights ~ N(0, 0.02), norms 1) into `dir` unless a

@@ -1,6 +1,6 @@
-/* Ember tools: model conversion and synthetic models, as plain C ABI functions (the CLI and the
- * Java API call these). Same conventions as ember.h: a status code, the message in
- * ember_last_error(), nothing aborts. */
+/* Ember tools: GGUF conversion, the tokenizer a GGUF file carries, and synthetic models, as plain
+ * C ABI functions (the CLI and the Java API call these). Same conventions as ember.h: a status
+ * code, the message in ember_last_error(), nothing aborts. */
 #ifndef EMBER_TOOLS_H
 #define EMBER_TOOLS_H
 
@@ -21,10 +21,24 @@ extern "C" {
 EMBER_API ember_status ember_convert(const char* hf_dir, const char* out_gguf, int32_t dtype);
 
 /* Writes a random-weight model of a known shape ("qwen3-0.6b", "qwen3-4b", "qwen3-8b",
- * "llama-embed-nemotron-8b", "tiny") for benchmarks: a Hugging Face folder when `out` does not
- * end in .gguf (then dtype is F32, F16 or BF16), else a GGUF file of `dtype` (converted from a
- * BF16 folder next to it, `out` + ".hf"). Existing complete outputs are kept. */
+ * "llama-embed-nemotron-8b"; "tiny": 64 wide, 2 layers; "small": 256 wide, 4 layers, every row a
+ * whole number of K-quant blocks) for benchmarks and tests: a Hugging Face folder when `out`
+ * does not end in .gguf (then dtype is F32, F16 or BF16), else a GGUF file of `dtype` (converted
+ * from a BF16 folder next to it, `out` + ".hf"). Existing complete outputs are kept. */
 EMBER_API ember_status ember_synth_model(const char* like, const char* out, int32_t dtype, uint64_t seed);
+
+/* The tokenizer stored in a GGUF file (tokenizer.ggml.*), read without loading any weights, as one
+ * JSON object: "model" (e.g. "gpt2"), "pre" ("" when absent), "tokens" (strings), "token_type"
+ * (integers 0..6 as llama.cpp defines them: 1 normal, 2 unknown, 3 control, 4 user-defined,
+ * 5 unused, 6 byte; [] when absent), "merges" ("a b" strings, [] when absent), and, only when the
+ * file has them, "bos_token_id", "eos_token_id", "padding_token_id", "unknown_token_id",
+ * "seperator_token_id", "eot_token_id" (integers) and "add_bos_token", "add_eos_token" (bools).
+ * Token text that is not valid UTF-8 is replaced (U+FFFD). EMBER_ERR_MODEL_NOT_FOUND when the
+ * file is missing or has no tokenizer.ggml.model; EMBER_ERR_MODEL_MALFORMED for inconsistent
+ * metadata (counts that disagree, ids outside the vocabulary). Writes at most buf_len bytes
+ * including the terminating NUL (truncating); *needed (may be NULL) receives the full length plus
+ * one. buf may be NULL when buf_len is 0. */
+EMBER_API ember_status ember_gguf_tokenizer_json(const char* path, char* buf, size_t buf_len, size_t* needed);
 
 #ifdef __cplusplus
 }

@@ -31,8 +31,10 @@ import org.slf4j.LoggerFactory;
  * comes from the model folder and {@link ModelInfo#family()}; {@link EmbedOptions} and {@link Prompt}
  * say what to change.
  *
- * <p>Text needs the model folder's {@code tokenizer.json} (or {@link Builder#optTokenizer}); without
- * one the text methods throw {@link NoTokenizerException} and token ids still work. Inputs longer
+ * <p>Text needs the model folder's {@code tokenizer.json}, the tokenizer a GGUF file carries (gpt2-style
+ * BPE with the {@code qwen2} or {@code llama-bpe} pre-tokenizer, see {@link Tokenizer#load}), or
+ * {@link Builder#optTokenizer}; without one the text methods throw {@link NoTokenizerException} and
+ * token ids still work. Inputs longer
  * than the maximum length ({@link Builder#optMaxLength}, default the model's trained context) are
  * truncated, or rejected with {@link Truncation#ERROR}. An empty string is embedded as the prompt
  * and special tokens alone (Qwen3-Embedding: {@code <|endoftext|>}; Llama 3:
@@ -60,6 +62,8 @@ public final class Embedder implements AutoCloseable {
     private final boolean normalize;
     private final int tokenBudget;
     private final TextEncoder text;
+    /** Why a GGUF file's own tokenizer cannot be used (null when there is a tokenizer or the model is a folder). */
+    private final String noTokenizerReason;
     private final Path path;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final LeakGuard guard;
@@ -76,7 +80,9 @@ public final class Embedder implements AutoCloseable {
         try {
             ModelPrompts prompts = ModelPrompts.read(b.model, info.family());
             this.normalize = b.normalize != null ? b.normalize : prompts.normalize();
-            this.text = loadText(b, prompts);
+            String[] why = new String[1];
+            this.text = loadText(b, prompts, why);
+            this.noTokenizerReason = why[0];
             guard.text = text;
         } catch (RuntimeException e) {
             close();
@@ -87,10 +93,16 @@ public final class Embedder implements AutoCloseable {
                 text == null ? " (no tokenizer: token ids only)" : "");
     }
 
-    private TextEncoder loadText(Builder b, ModelPrompts prompts) {
+    /**
+     * The text path: the tokenizer given, else the folder's tokenizer.json, else the tokenizer a
+     * GGUF file carries. A GGUF file whose tokenizer is absent or of a kind Ember cannot rebuild
+     * still loads (token ids work); {@code why[0]} then says why text does not.
+     */
+    private TextEncoder loadText(Builder b, ModelPrompts prompts, String[] why) {
+        boolean gguf = b.tokenizer == null && !Files.isDirectory(b.model);
         Path file = b.tokenizer != null ? b.tokenizer
-                : Files.isDirectory(b.model) ? b.model.resolve("tokenizer.json") : null;
-        if (file == null || (b.tokenizer == null && !Files.exists(file))) {
+                : gguf ? b.model : b.model.resolve("tokenizer.json");
+        if (b.tokenizer == null && !Files.exists(file)) {
             return null;
         }
         int maxLength = b.maxLength > 0 ? b.maxLength : info.maxPositions();
@@ -98,7 +110,17 @@ public final class Embedder implements AutoCloseable {
             LOG.warn("max length {} is longer than the {} positions {} was trained for", maxLength,
                     info.maxPositions(), b.model);
         }
-        Tokenizer tokenizer = Tokenizer.load(file);
+        Tokenizer tokenizer;
+        try {
+            tokenizer = Tokenizer.load(file);
+        } catch (ModelNotFoundException | UnsupportedModelException e) {
+            if (!gguf) {
+                throw e;
+            }
+            why[0] = e.getMessage();
+            LOG.info("{}: text is not available, token ids are: {}", b.model, why[0]);
+            return null;
+        }
         try {
             return new TextEncoder(tokenizer, prompts, maxLength, b.truncation);
         } catch (RuntimeException e) {
@@ -201,8 +223,9 @@ public final class Embedder implements AutoCloseable {
         Objects.requireNonNull(texts, "texts");
         Objects.requireNonNull(options, "options");
         if (text == null) {
-            throw new NoTokenizerException(path + " has no tokenizer.json; embed token ids with embedTokens, or give "
-                    + "a tokenizer with Embedder.Builder.optTokenizer");
+            throw new NoTokenizerException((noTokenizerReason != null ? noTokenizerReason
+                    : path + " has no tokenizer.json") + "; embed token ids with embedTokens, or give a tokenizer with "
+                    + "Embedder.Builder.optTokenizer");
         }
         if (texts.isEmpty()) {
             return List.of();
@@ -539,7 +562,7 @@ public final class Embedder implements AutoCloseable {
             return this;
         }
 
-        /** A {@code tokenizer.json} (or a folder with one) to use instead of the model folder's. */
+        /** A {@code tokenizer.json}, a folder with one, or a GGUF file whose tokenizer to use instead of the model's. */
         public Builder optTokenizer(Path tokenizer) {
             this.tokenizer = Objects.requireNonNull(tokenizer, "tokenizer");
             return this;

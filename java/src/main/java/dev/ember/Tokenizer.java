@@ -1,7 +1,10 @@
 package dev.ember;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,7 +15,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
 /**
- * A Hugging Face {@code tokenizer.json}, run by Hugging Face's own Rust implementation (through
+ * A Hugging Face {@code tokenizer.json} (or a GGUF file's tokenizer, rebuilt as one), run by Hugging Face's own Rust implementation (through
  * DJL's bindings), so ids are exactly what {@code transformers} gives for the same file.
  *
  * <p>Nothing is truncated or padded here, whatever the file says: an {@link Embedder} decides
@@ -30,10 +33,14 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     /**
-     * Loads a {@code tokenizer.json} file, or the one in a model folder.
+     * Loads a {@code tokenizer.json} file, the one in a model folder, or the tokenizer a GGUF file
+     * carries ({@code tokenizer.ggml.*}: gpt2-style byte-level BPE with the {@code qwen2} or
+     * {@code llama-bpe} pre-tokenizer, rebuilt as the tokenizer.json it was converted from, so ids
+     * match the original folder's).
      *
-     * @throws ModelNotFoundException  when there is no such file
-     * @throws MalformedModelException when the file is not a tokenizer Hugging Face can load
+     * @throws ModelNotFoundException     when there is no such file, or the GGUF file has no tokenizer
+     * @throws MalformedModelException    when the file is not a tokenizer Hugging Face can load
+     * @throws UnsupportedModelException  for a GGUF tokenizer of another kind or pre-tokenizer
      */
     public static Tokenizer load(Path path) {
         Objects.requireNonNull(path, "path");
@@ -41,17 +48,34 @@ public final class Tokenizer implements AutoCloseable {
         if (!Files.isRegularFile(file)) {
             throw new ModelNotFoundException("no tokenizer file " + file);
         }
-        // Every length decision belongs to the Embedder: switch off the file's own truncation and
-        // padding sections, and the default max length DJL would otherwise apply.
-        Map<String, String> options = Map.of(
-                "addSpecialTokens", "true",
-                "truncation", "false",
-                "padding", "false",
-                "modelMaxLength", String.valueOf(Integer.MAX_VALUE));
         try {
-            return new Tokenizer(HuggingFaceTokenizer.newInstance(file, options), file);
+            if (isGguf(file)) {
+                String json = GgufTokenizer.tokenizerJson(file);
+                try (InputStream in = new ByteArrayInputStream(json.getBytes(StandardCharsets.UTF_8))) {
+                    return new Tokenizer(HuggingFaceTokenizer.newInstance(in, OPTIONS), file);
+                }
+            }
+            return new Tokenizer(HuggingFaceTokenizer.newInstance(file, OPTIONS), file);
+        } catch (EmberException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new MalformedModelException("cannot load tokenizer " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    // Every length decision belongs to the Embedder: switch off the file's own truncation and
+    // padding sections, and the default max length DJL would otherwise apply.
+    private static final Map<String, String> OPTIONS = Map.of(
+            "addSpecialTokens", "true",
+            "truncation", "false",
+            "padding", "false",
+            "modelMaxLength", String.valueOf(Integer.MAX_VALUE));
+
+    /** Whether {@code file} starts with the GGUF magic. */
+    static boolean isGguf(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F';
         }
     }
 

@@ -16,7 +16,8 @@ import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 
 /**
- * JavaCPP binding of the C ABI in {@code native/include/ember/ember.h} and {@code kernels.h}.
+ * JavaCPP binding of the C ABI in {@code native/include/ember/ember.h}, {@code kernels.h} and
+ * {@code tools.h}.
  * Internal: the public API in {@code dev.ember} wraps it. Names follow the C ones.
  *
  * <p>Native libraries: {@code dev/ember/internal/linux-x86_64/} (CPU build) and
@@ -34,12 +35,12 @@ import org.bytedeco.javacpp.annotation.Properties;
         value = {
             @Platform(
                     value = "linux-x86_64",
-                    include = {"ember/ember.h", "ember/kernels.h"},
+                    include = {"ember/ember.h", "ember/kernels.h", "ember/tools.h"},
                     link = "ember"),
             @Platform(
                     value = "linux-x86_64",
                     extension = "-gpu",
-                    include = {"ember/ember.h", "ember/kernels.h"},
+                    include = {"ember/ember.h", "ember/kernels.h", "ember/tools.h"},
                     link = "ember")
         })
 public final class EmberLib {
@@ -578,4 +579,18 @@ public final class EmberLib {
 
     /** Bytes that n elements of dtype occupy (n a multiple of the block size), or -1. */
     public static native long ember_dtype_row_bytes(int dtype, long n);
+
+    // ------------------------------------------------------------------ tools (tools.h)
+
+    /** Hugging Face folder to a GGUF file whose matrices are {@code dtype} (an ember_dtype). */
+    public static native @Cast("ember_status") int ember_convert(
+            String hf_dir, String out_gguf, int dtype);
+
+    /** A random-weight model of a known shape: a folder, or a GGUF file when out ends in .gguf. */
+    public static native @Cast("ember_status") int ember_synth_model(
+            String like, String out, int dtype, @Cast("uint64_t") long seed);
+
+    /** The tokenizer metadata of a GGUF file as JSON, without loading weights; see tools.h. */
+    public static native @Cast("ember_status") int ember_gguf_tokenizer_json(
+            String path, @Cast("char*") byte[] buf, @Cast("size_t") long buf_len, @Cast("size_t*") SizeTPointer needed);
 }

@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Text embeddings with decoder-LLM embedding models.",
-        subcommands = {EmbedCommand.class, TokenizeCommand.class, InfoCommand.class})
+        subcommands = {EmbedCommand.class, TokenizeCommand.class, InfoCommand.class, ConvertCommand.class,
+            SynthCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

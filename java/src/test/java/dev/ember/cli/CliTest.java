@@ -178,6 +178,42 @@ class CliTest {
         assertTrue(name.err.contains("no prompt named \"query\""), name.err);
     }
 
+    /** convert writes a GGUF file that embeds text alone, as the folder does; synth makes loadable models. */
+    @Test
+    void convertAndSynth() throws IOException {
+        Path gguf = tmp.resolve("qwen3.gguf");
+        Result conv = run("convert", "--model", qwen3.toString(), "--out", gguf.toString(), "--type", "f32");
+        assertEquals(0, conv.code, conv.err);
+        assertTrue(conv.err.contains("wrote"), conv.err);
+        List<String> texts = List.of("Hello world, embeddings!", "你好，世界");
+        Result r = run(withModel(gguf, "embed", texts.get(0), texts.get(1)));
+        assertEquals(0, r.code, r.err);
+        float[][] expected = api.embed(texts, EmbedOptions.defaults()).vectors();
+        float[][] got = jsonlVectors(r.out);
+        for (int i = 0; i < expected.length; i++) {
+            assertArrayEquals(expected[i], got[i], 1e-5f, "GGUF text " + i);
+        }
+        Result badType = run("convert", "--model", qwen3.toString(), "--out", gguf.toString(), "--type", "q5_k");
+        assertEquals(2, badType.code);
+        assertTrue(badType.err.contains("q6_k"), badType.err);
+        Result missing = run("convert", "--model", tmp.resolve("none").toString(), "--out", gguf.toString());
+        assertEquals(1, missing.code);
+        assertTrue(missing.err.contains("ModelNotFoundException"), missing.err);
+
+        Path tiny = tmp.resolve("tiny.gguf");
+        Result synth = run("synth", "--like", "tiny", "--out", tiny.toString(), "--dtype", "q4_0", "--seed", "3");
+        assertEquals(0, synth.code, synth.err);
+        try (Embedder e = Embedder.builder().setModel(tiny).optBackend(Backend.CPU).build()) {
+            assertEquals("q4_0", e.info().weightDtype());
+        }
+        Result folder = run("synth", "--like", "tiny", "--out", tmp.resolve("dir").toString(), "--dtype", "q8_0");
+        assertEquals(2, folder.code);
+        assertTrue(folder.err.contains("f32, f16 or bf16"), folder.err);
+        Result shape = run("synth", "--like", "qwen3-1b", "--out", tiny.toString());
+        assertEquals(2, shape.code);
+        assertTrue(shape.err.contains("qwen3-0.6b"), shape.err);
+    }
+
     /** The ids tokenize prints, fed back to embed, give the vectors embed gives for the texts. */
     @Test
     void tokenizeThenEmbedIdsEqualsEmbedTexts() throws IOException {
