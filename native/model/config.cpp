@@ -97,11 +97,8 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
     return c;
 }
 
-int32_t read_st_pooling(const std::string& dir) {
-    const std::string path = join_path(join_path(dir, "1_Pooling"), "config.json");
-    if (!file_exists(path)) return -1;
-    Json j = read_json_file(path);
-    const std::string what = "1_Pooling/config.json";
+int32_t parse_st_pooling(const Json& j, const std::string& what) {
+    if (!j.is_object()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s is not a JSON object", what.c_str());
     const bool last = json_bool_or(j, "pooling_mode_lasttoken", false, what);
     const bool mean = json_bool_or(j, "pooling_mode_mean_tokens", false, what);
     const bool cls = json_bool_or(j, "pooling_mode_cls_token", false, what);
@@ -114,17 +111,26 @@ int32_t read_st_pooling(const std::string& dir) {
     return last ? EMBER_POOLING_LAST : mean ? EMBER_POOLING_MEAN : EMBER_POOLING_CLS;
 }
 
-bool read_st_normalize(const std::string& dir) {
-    const std::string path = join_path(dir, "modules.json");
-    if (!file_exists(path)) return false;
-    Json j = read_json_file(path);
-    if (!j.is_array()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "modules.json must be a JSON array");
+bool parse_st_normalize(const Json& j, const std::string& what) {
+    if (!j.is_array()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s must be a JSON array", what.c_str());
     for (const Json& m : j) {
         const Json* type = json_find(m, "type");
         if (type != nullptr && type->is_string() && type->get<std::string>().find("Normalize") != std::string::npos)
             return true;
     }
     return false;
+}
+
+int32_t read_st_pooling(const std::string& dir) {
+    const std::string path = join_path(join_path(dir, "1_Pooling"), "config.json");
+    if (!file_exists(path)) return -1;
+    return parse_st_pooling(read_json_file(path), "1_Pooling/config.json");
+}
+
+bool read_st_normalize(const std::string& dir) {
+    const std::string path = join_path(dir, "modules.json");
+    if (!file_exists(path)) return false;
+    return parse_st_normalize(read_json_file(path), "modules.json");
 }
 
 }  // namespace ember
