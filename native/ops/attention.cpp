@@ -18,7 +18,7 @@ extern const AttentionKernels kAttentionSse = make_attention_kernels<VecSse>();
 
 namespace {
 
-constexpr int32_t kMaxHeadDim = 256;
+constexpr int32_t kMaxHeadDim = EMBER_MAX_HEAD_DIM;
 
 // Tile sizes. About 64 stacked query rows (bq queries x the GQA group) per task: enough reuse of
 // each packed K / V tile (packing costs ~1/rows of the arithmetic) while Q, S and O stay in L2
