@@ -157,17 +157,34 @@ namespace {
 
 const char* kShard = "model-00001-of-00001.safetensors";
 
+// The temporary model folder, made on first use, removed at exit. A plain array rather than a
+// static std::string: that would be destroyed before an atexit handler registered earlier runs.
+char g_root[512];
+
+// The files run_model_folder may leave there.
+const char* const kFolderFiles[] = {"config.json", "1_Pooling/config.json", "modules.json", "model.safetensors",
+                                    "model-00001-of-00001.safetensors", "model.safetensors.index.json"};
+
+void remove_temp_root() {
+    const std::string root = g_root;
+    for (const char* f : kFolderFiles) ::unlink((root + "/" + f).c_str());
+    ::rmdir((root + "/1_Pooling").c_str());
+    ::rmdir(root.c_str());
+}
+
 std::string temp_root() {
-    static std::string root = [] {
+    if (g_root[0] == '\0') {
         std::string base = "/tmp";
         if (const char* t = std::getenv("TMPDIR")) base = t;
         struct stat st;
         if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0) base = "/dev/shm";
-        std::string tmpl = base + "/ember-fuzz-XXXXXX";
-        if (mkdtemp(tmpl.data()) == nullptr) fuzz_fail("mkdtemp in %s failed", base.c_str());
-        return tmpl;
-    }();
-    return root;
+        const std::string tmpl = base + "/ember-fuzz-XXXXXX";
+        if (tmpl.size() >= sizeof(g_root)) fuzz_fail("temporary folder name too long: %s", tmpl.c_str());
+        std::memcpy(g_root, tmpl.c_str(), tmpl.size() + 1);
+        if (mkdtemp(g_root) == nullptr) fuzz_fail("mkdtemp in %s failed", base.c_str());
+        std::atexit(remove_temp_root);
+    }
+    return g_root;
 }
 
 void write_file(const std::string& path, const std::string& bytes) {
