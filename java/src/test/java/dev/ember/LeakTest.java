@@ -99,8 +99,9 @@ class LeakTest {
         System.out.printf("LeakTest: %d cycles in %.1f s after warm-up; RSS %d -> %d kB; ember threads %d -> %d%n",
                 CYCLES - warmup, secs, rssBefore, rssAfter, threadsBefore, threadsAfter);
         assertEquals(liveBefore, NativeModel.liveModels(), "native models still loaded");
-        assertEquals(0, threadsBefore, "ember-worker threads with no model open");
-        assertEquals(0, threadsAfter, "ember-worker threads with no model open");
+        // Not zero: the kernel C API keeps its pools for the life of the process (earlier tests
+        // call it); the models' pools must all be gone.
+        assertEquals(threadsBefore, threadsAfter, "ember-worker threads");
         // Each cycle maps 430 kB of weights and allocates activations: leaking either would add
         // gigabytes over the loop. The bound leaves room for heap and JIT noise.
         assertTrue(rssAfter - rssBefore < 48 * 1024,
