@@ -1,5 +1,6 @@
 // C ABI for models: every entry point is guarded so no C++ exception reaches the caller.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -14,6 +15,10 @@
 struct ember_model {
     std::unique_ptr<ember::Model> impl;
 };
+
+namespace {
+std::atomic<int64_t> g_live_models{0};
+}
 
 using namespace ember;
 
@@ -83,12 +88,17 @@ EMBER_API ember_status ember_model_load(const char* path, const ember_load_optio
         auto m = std::make_unique<ember_model>();
         m->impl = load_model(path, opts ? *opts : defaults);
         *out = m.release();
+        g_live_models.fetch_add(1, std::memory_order_relaxed);
     });
 }
 
 EMBER_API void ember_model_free(ember_model* model) {
+    if (model == nullptr) return;
     guarded([&] { delete model; });
+    g_live_models.fetch_sub(1, std::memory_order_relaxed);
 }
+
+EMBER_API int64_t ember_live_models(void) { return g_live_models.load(std::memory_order_relaxed); }
 
 EMBER_API ember_status ember_model_get_info(const ember_model* model, ember_model_info* out) {
     return guarded([&] {

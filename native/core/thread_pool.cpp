@@ -1,6 +1,10 @@
 #include "core/thread_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+
+#include "core/error.h"
 
 namespace ember {
 
@@ -15,17 +19,30 @@ int ThreadPool::hardware_threads() {
 
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = hardware_threads();
-    workers_.reserve(static_cast<size_t>(threads - 1));
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    EMBER_CHECK_ARG(threads <= kMaxThreads, "%d threads requested; at most %d are supported", threads, kMaxThreads);
+    try {
+        workers_.reserve(static_cast<size_t>(threads - 1));
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    } catch (const std::exception& e) {
+        // A std::thread still joinable when the vector is destroyed would call std::terminate and
+        // take the JVM with it: stop the workers that did start, then report.
+        stop_workers();
+        if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) throw;
+        EMBER_FAIL(EMBER_ERR_OUT_OF_MEMORY, "cannot start %d worker threads (started %zu): %s", threads - 1,
+                   workers_.size(), e.what());
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() noexcept {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stop_ = true;
     }
     wake_.notify_all();
-    for (auto& t : workers_) t.join();
+    for (auto& t : workers_)
+        if (t.joinable()) t.join();
 }
 
 void ThreadPool::run_chunks() {
@@ -47,6 +64,8 @@ void ThreadPool::run_chunks() {
 }
 
 void ThreadPool::worker_loop() {
+    // Named so that leak checks (and people reading top -H) can count Ember's threads.
+    pthread_setname_np(pthread_self(), "ember-worker");
     uint64_t seen = 0;
     for (;;) {
         {

@@ -19,7 +19,12 @@ namespace ember {
 
 class ThreadPool {
   public:
-    // `threads` counts the calling thread; <= 0 means the number of hardware threads.
+    // Upper bound on `threads`: a typo or a hostile option must not start a million threads.
+    static constexpr int kMaxThreads = 4096;
+
+    // `threads` counts the calling thread; <= 0 means the number of hardware threads. Throws
+    // Error(INVALID_ARGUMENT) above kMaxThreads and Error(OUT_OF_MEMORY) when the system refuses
+    // a thread (the workers already started are stopped first).
     explicit ThreadPool(int threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -34,6 +39,7 @@ class ThreadPool {
 
   private:
     void worker_loop();
+    void stop_workers() noexcept;
     void run_chunks();
 
     std::vector<std::thread> workers_;

@@ -34,13 +34,31 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
                        "cannot map %s: %s", path.c_str(), std::strerror(err));
         }
         file->data_ = static_cast<const uint8_t*>(p);
+        file->mapped_ = true;
     }
     ::close(fd);  // the mapping stays valid
     return file;
 }
 
+std::shared_ptr<MappedFile> MappedFile::from_bytes(const std::string& name, const uint8_t* data, size_t size) {
+    std::shared_ptr<MappedFile> file(new MappedFile());
+    file->path_ = name;
+    file->size_ = size;
+    if (size > 0) {
+        uint8_t* copy = new uint8_t[size];
+        std::memcpy(copy, data, size);
+        file->data_ = copy;
+    }
+    return file;
+}
+
 MappedFile::~MappedFile() {
-    if (data_ != nullptr) munmap(const_cast<uint8_t*>(data_), size_);
+    if (data_ == nullptr) return;
+    if (mapped_) {
+        munmap(const_cast<uint8_t*>(data_), size_);
+    } else {
+        delete[] data_;
+    }
 }
 
 bool file_exists(const std::string& path) {

@@ -53,9 +53,8 @@ std::string TensorView::shape_string() const {
     return s + "]";
 }
 
-void SafetensorsArchive::add_file(const std::string& path, const std::vector<std::string>* only) {
-    auto file = MappedFile::open(path);
-    const std::string what = base_name(path);
+void SafetensorsArchive::add_file(const std::shared_ptr<MappedFile>& file, const std::vector<std::string>* only) {
+    const std::string what = base_name(file->path());
     const uint64_t size = file->size();
     if (size < 8) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: truncated (%llu bytes, no header)", what.c_str(), (unsigned long long)size);
     uint64_t header_len;
@@ -70,6 +69,8 @@ void SafetensorsArchive::add_file(const std::string& path, const std::vector<std
     const uint64_t data_start = 8 + header_len;
     const uint64_t data_size = size - data_start;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    const std::set<std::string> wanted = only != nullptr ? std::set<std::string>(only->begin(), only->end())
+                                                         : std::set<std::string>();
 
     for (auto it = header.begin(); it != header.end(); ++it) {
         const std::string& name = it.key();
@@ -116,7 +117,7 @@ void SafetensorsArchive::add_file(const std::string& path, const std::vector<std
         t.file = file;
         if (t.bytes > 0) ranges.emplace_back(begin, end);
 
-        if (only != nullptr && std::find(only->begin(), only->end(), name) == only->end()) continue;
+        if (only != nullptr && wanted.count(name) == 0) continue;
         if (tensors_.count(name))
             EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: tensor \"%s\" appears in more than one file", what.c_str(), name.c_str());
         tensors_.emplace(name, std::move(t));
@@ -132,8 +133,35 @@ void SafetensorsArchive::add_file(const std::string& path, const std::vector<std
 std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open_file(const std::string& path) {
     std::unique_ptr<SafetensorsArchive> a(new SafetensorsArchive());
     a->source_ = path;
-    a->add_file(path, nullptr);
+    a->add_file(MappedFile::open(path), nullptr);
     return a;
+}
+
+std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open_memory(const std::string& name, const uint8_t* data,
+                                                                    size_t size) {
+    std::unique_ptr<SafetensorsArchive> a(new SafetensorsArchive());
+    a->source_ = name;
+    a->add_file(MappedFile::from_bytes(name, data, size), nullptr);
+    return a;
+}
+
+std::map<std::string, std::vector<std::string>> parse_shard_index(const Json& index, const std::string& what) {
+    const Json* map = json_find(index, "weight_map");
+    if (map == nullptr || !map->is_object())
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: missing \"weight_map\" object", what.c_str());
+    std::map<std::string, std::vector<std::string>> by_file;
+    for (auto it = map->begin(); it != map->end(); ++it) {
+        if (!it.value().is_string())
+            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: weight_map values must be file names", what.c_str());
+        const std::string file = it.value().get<std::string>();
+        // Shards are plain names next to the index; anything else could point outside the model.
+        if (file.empty() || file.find_first_of(std::string("/\\\0", 3)) != std::string::npos || file == "." ||
+            file == "..")
+            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: shard name \"%s\" is not a plain file name", what.c_str(),
+                       file.c_str());
+        by_file[file].push_back(it.key());
+    }
+    return by_file;
 }
 
 std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open_dir(const std::string& dir) {
@@ -143,25 +171,11 @@ std::unique_ptr<SafetensorsArchive> SafetensorsArchive::open_dir(const std::stri
     if (!file_exists(index))
         EMBER_FAIL(EMBER_ERR_MODEL_NOT_FOUND, "%s has neither model.safetensors nor model.safetensors.index.json",
                    dir.c_str());
-    Json j = read_json_file(index);
-    const Json* map = json_find(j, "weight_map");
-    if (map == nullptr || !map->is_object())
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: missing \"weight_map\" object", index.c_str());
-    std::map<std::string, std::vector<std::string>> by_file;
-    for (auto it = map->begin(); it != map->end(); ++it) {
-        if (!it.value().is_string())
-            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: weight_map values must be file names", index.c_str());
-        const std::string file = it.value().get<std::string>();
-        // Shards are plain names next to the index; anything else could point outside the model.
-        if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos ||
-            file == "." || file == "..")
-            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: shard name \"%s\" is not a plain file name", index.c_str(), file.c_str());
-        by_file[file].push_back(it.key());
-    }
+    const auto by_file = parse_shard_index(read_json_file(index), index);
     std::unique_ptr<SafetensorsArchive> a(new SafetensorsArchive());
     a->source_ = index;
     for (const auto& [file, names] : by_file) {
-        a->add_file(join_path(dir, file), &names);
+        a->add_file(MappedFile::open(join_path(dir, file)), &names);
         for (const auto& n : names)
             if (!a->tensors_.count(n))
                 EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: tensor \"%s\" is not in shard %s", index.c_str(), n.c_str(),

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/json.h"
 #include "io/mapped_file.h"
 
 namespace ember {
@@ -32,6 +33,9 @@ class SafetensorsArchive {
     static std::unique_ptr<SafetensorsArchive> open_dir(const std::string& dir);
     // One file.
     static std::unique_ptr<SafetensorsArchive> open_file(const std::string& path);
+    // One file's bytes, already in memory (copied); `name` stands for the file in messages.
+    // The same checks as open_file: the fuzz harness's entry point.
+    static std::unique_ptr<SafetensorsArchive> open_memory(const std::string& name, const uint8_t* data, size_t size);
 
     // Looks `name` up as given, then with a "model." prefix added or removed (both spellings
     // occur in published checkpoints). nullptr when absent.
@@ -45,10 +49,15 @@ class SafetensorsArchive {
     std::string describe() const { return source_; }
 
   private:
-    void add_file(const std::string& path, const std::vector<std::string>* only);
+    void add_file(const std::shared_ptr<MappedFile>& file, const std::vector<std::string>* only);
 
     std::map<std::string, TensorView> tensors_;
     std::string source_;
 };
+
+// model.safetensors.index.json: the tensor names of each shard, by shard file name. Shard names
+// are checked to be plain file names (no path separators, not "." or ".."). `what` names the file
+// in errors.
+std::map<std::string, std::vector<std::string>> parse_shard_index(const Json& index, const std::string& what);
 
 }  // namespace ember

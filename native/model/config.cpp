@@ -4,7 +4,9 @@
 
 #include "core/error.h"
 #include "ember/ember.h"
+#include "ember/kernels.h"
 #include "io/mapped_file.h"
+#include "model/rope_freqs.h"
 
 namespace ember {
 
@@ -57,6 +59,9 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
         c.head_dim = c.hidden_size / c.num_heads;
     }
     if (c.head_dim % 2 != 0) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: odd head_dim %d", what.c_str(), c.head_dim);
+    if (c.head_dim > EMBER_MAX_HEAD_DIM)
+        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: head_dim %d is larger than the %d the attention kernels support",
+                   what.c_str(), c.head_dim, EMBER_MAX_HEAD_DIM);
     if (c.num_heads % c.num_kv_heads != 0)
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: %d attention heads are not a multiple of %d key/value heads",
                    what.c_str(), c.num_heads, c.num_kv_heads);
@@ -64,7 +69,9 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
     c.vocab_size = static_cast<int32_t>(json_int(j, "vocab_size", what, 1, 1 << 24));
     c.max_positions = static_cast<int32_t>(json_int_or(j, "max_position_embeddings", 32768, what, 1, 1 << 24));
     c.rms_eps = json_number_or(j, "rms_norm_eps", 1e-6, what);
-    if (!(c.rms_eps > 0.0)) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rms_norm_eps must be > 0", what.c_str());
+    // The kernels take eps as a float: 1e300 would become inf there and fail every call.
+    if (!(c.rms_eps > 0.0 && c.rms_eps <= 1.0))
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rms_norm_eps = %g must be in (0, 1]", what.c_str(), c.rms_eps);
     c.tie_embeddings = json_bool_or(j, "tie_word_embeddings", false, what);
     if (json_bool_or(j, "attention_bias", false, what))
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: attention_bias = true is not supported", what.c_str());
@@ -94,14 +101,13 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
     if (const Json* causal = json_find(j, "is_causal"); causal != nullptr && causal->is_boolean())
         c.causal = causal->get<bool>();
     c.rope = parse_rope_config(j, what);
+    // Unsupported RoPE variants fail here, at load, not at the first embed call.
+    (void)compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions);
     return c;
 }
 
-int32_t read_st_pooling(const std::string& dir) {
-    const std::string path = join_path(join_path(dir, "1_Pooling"), "config.json");
-    if (!file_exists(path)) return -1;
-    Json j = read_json_file(path);
-    const std::string what = "1_Pooling/config.json";
+int32_t parse_st_pooling(const Json& j, const std::string& what) {
+    if (!j.is_object()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s is not a JSON object", what.c_str());
     const bool last = json_bool_or(j, "pooling_mode_lasttoken", false, what);
     const bool mean = json_bool_or(j, "pooling_mode_mean_tokens", false, what);
     const bool cls = json_bool_or(j, "pooling_mode_cls_token", false, what);
@@ -114,17 +120,26 @@ int32_t read_st_pooling(const std::string& dir) {
     return last ? EMBER_POOLING_LAST : mean ? EMBER_POOLING_MEAN : EMBER_POOLING_CLS;
 }
 
-bool read_st_normalize(const std::string& dir) {
-    const std::string path = join_path(dir, "modules.json");
-    if (!file_exists(path)) return false;
-    Json j = read_json_file(path);
-    if (!j.is_array()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "modules.json must be a JSON array");
+bool parse_st_normalize(const Json& j, const std::string& what) {
+    if (!j.is_array()) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s must be a JSON array", what.c_str());
     for (const Json& m : j) {
         const Json* type = json_find(m, "type");
         if (type != nullptr && type->is_string() && type->get<std::string>().find("Normalize") != std::string::npos)
             return true;
     }
     return false;
+}
+
+int32_t read_st_pooling(const std::string& dir) {
+    const std::string path = join_path(join_path(dir, "1_Pooling"), "config.json");
+    if (!file_exists(path)) return -1;
+    return parse_st_pooling(read_json_file(path), "1_Pooling/config.json");
+}
+
+bool read_st_normalize(const std::string& dir) {
+    const std::string path = join_path(dir, "modules.json");
+    if (!file_exists(path)) return false;
+    return parse_st_normalize(read_json_file(path), "modules.json");
 }
 
 }  // namespace ember

@@ -54,5 +54,8 @@ RopeConfig parse_rope_config(const Json& j, const std::string& what);
 int32_t read_st_pooling(const std::string& dir);
 // Whether modules.json lists a Normalize module (false when absent).
 bool read_st_normalize(const std::string& dir);
+// The same two on parsed JSON (the fuzz harnesses' entry points).
+int32_t parse_st_pooling(const Json& j, const std::string& what);
+bool parse_st_normalize(const Json& j, const std::string& what);
 
 }  // namespace ember

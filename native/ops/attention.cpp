@@ -18,7 +18,7 @@ extern const AttentionKernels kAttentionSse = make_attention_kernels<VecSse>();
 
 namespace {
 
-constexpr int32_t kMaxHeadDim = 256;
+constexpr int32_t kMaxHeadDim = EMBER_MAX_HEAD_DIM;
 
 // Tile sizes, for `threads` threads. About 128 stacked query rows (bq queries x the GQA group) per
 // task: each K / V tile is fetched (from L3 at long lengths, rows a page apart) and packed once

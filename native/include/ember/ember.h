@@ -88,6 +88,10 @@ EMBER_API ember_status ember_model_load(const char* path, const ember_load_optio
 
 EMBER_API void ember_model_free(ember_model* model);
 
+/* Number of model handles loaded by ember_model_load and not yet freed, process-wide. For leak
+ * checks and monitoring. */
+EMBER_API int64_t ember_live_models(void);
+
 typedef enum ember_pooling {
     EMBER_POOLING_LAST = 0,   /* the last token of each sequence */
     EMBER_POOLING_MEAN = 1,   /* mean over the pool mask (all tokens, or from pool_start on) */

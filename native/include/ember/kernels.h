@@ -86,7 +86,9 @@ typedef struct ember_rope_params {
 } ember_rope_params;
 
 /* Fused attention over a ragged batch: out = softmax(q k^T * scale [+ mask]) v per head, never
- * materializing the L x L score matrix. GQA: query head h reads kv head h / (n_heads/n_kv_heads). */
+ * materializing the L x L score matrix. GQA: query head h reads kv head h / (n_heads/n_kv_heads).
+ * head_dim is at most EMBER_MAX_HEAD_DIM (models with larger heads are refused at load). */
+#define EMBER_MAX_HEAD_DIM 256
 typedef struct ember_attention_params {
     const float* q;   /* rows of n_heads * head_dim */
     const float* k;   /* rows of n_kv_heads * head_dim */

@@ -2,12 +2,14 @@ package dev.ember;
 
 import dev.ember.internal.NativeModel;
 import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,6 +55,8 @@ import org.slf4j.LoggerFactory;
 public final class Embedder implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Embedder.class);
     private static final Cleaner CLEANER = Cleaner.create();
+    /** Embedders freed by the Cleaner because nobody closed them (read by the tests). */
+    static final AtomicLong UNCLOSED_FREED = new AtomicLong();
 
     /** Tokens per native call unless the builder says otherwise: keeps every core busy, bounds memory. */
     static final int DEFAULT_TOKEN_BUDGET = 16384;
@@ -463,6 +467,11 @@ public final class Embedder implements AutoCloseable {
             return call.get();
         } finally {
             lock.readLock().unlock();
+            // Keeps `this` reachable until the native call has returned. Without the fence the
+            // JIT may consider it dead once the call has its arguments (only field values are
+            // needed); for `builder().build().embedTokens(...)` a GC could then run the Cleaner,
+            // which frees the model under the running call: a use-after-free in native code.
+            Reference.reachabilityFence(this);
         }
     }
 
@@ -504,6 +513,7 @@ public final class Embedder implements AutoCloseable {
         @Override
         public void run() {
             if (!explicit) {
+                UNCLOSED_FREED.incrementAndGet();
                 LOG.warn("an Embedder for {} was garbage collected without close(); freeing its native model now", path);
             }
             model.close();

@@ -162,6 +162,9 @@ public final class EmberLib {
 
     public static native void ember_model_free(ember_model model);
 
+    /** Model handles loaded and not yet freed, process-wide (leak checks). */
+    public static native long ember_live_models();
+
     /** Filled by {@link #ember_model_get_info}; read-only fields. */
     public static class ember_model_info extends Pointer {
         static {

@@ -46,6 +46,11 @@ public final class NativeModel implements AutoCloseable {
         return EmberLib.ember_cuda_built() != 0;
     }
 
+    /** Native model handles loaded and not yet freed in this process. */
+    public static long liveModels() {
+        return EmberLib.ember_live_models();
+    }
+
     public static int cudaDeviceCount() {
         int[] count = new int[1];
         NativeStatus.check(EmberLib.ember_cuda_device_count(count, null, 0));
@@ -99,7 +104,13 @@ public final class NativeModel implements AutoCloseable {
             NativeStatus.check(EmberLib.ember_model_load(path, opts, out));
             // The handle outlives the scope: detach it from automatic deallocation.
             EmberLib.ember_model handle = new EmberLib.ember_model(out);
-            return new NativeModel(handle);
+            try {
+                return new NativeModel(handle);
+            } catch (RuntimeException | Error e) {
+                // queryInfo failed (e.g. a pooling code this version does not know): free the handle.
+                EmberLib.ember_model_free(handle);
+                throw e;
+            }
         }
     }
 
