@@ -7,7 +7,7 @@
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
 //   ember_cuda_bench e2e --dir DIR [--like qwen3-0.6b] [--key KEY] [--batch 32] [--mixed 1]
-//                        [--probe-out FILE]
+//                        [--probe-out FILE] [--gguf q8_0|q4_k|q6_k|f16|bf16]
 //                                         ember_embed tokens/s on the CUDA backend: B x 512 and
 //                                         256 texts of log-normal length (median ~120, max 512) in
 //                                         one ragged call; DIR holds a model (written here with
@@ -35,6 +35,7 @@
 #include "core/half.h"
 #include "cublaslt.cuh"
 #include "ember/ember.h"
+#include "ember/tools.h"
 #include "matmul.cuh"
 
 using namespace ember;
@@ -265,7 +266,7 @@ double embed_seconds(ember_model* m, const std::vector<int32_t>& ids, const std:
 }
 
 int bench_e2e(int argc, char** argv) {
-    std::string dir, like = "qwen3-0.6b", probe_out, key = "qwen3_0.6b";
+    std::string dir, like = "qwen3-0.6b", probe_out, key = "qwen3_0.6b", gguf;
     int batch = 32;
     bool mixed = true;
     for (int i = 2; i + 1 < argc; i += 2) {
@@ -274,6 +275,7 @@ int bench_e2e(int argc, char** argv) {
         else if (k == "--like") like = v;
         else if (k == "--probe-out") probe_out = v;
         else if (k == "--key") key = v;
+        else if (k == "--gguf") gguf = v;
         else if (k == "--batch") batch = std::atoi(v.c_str());
         else if (k == "--mixed") mixed = v != "0";
         else {
@@ -288,16 +290,34 @@ int bench_e2e(int argc, char** argv) {
     }
     if (dir.empty()) dir = "/tmp/ember-bench-" + like + "-bf16";
     bench::synth_model(*shape, "bf16", dir);  // no-op when the folder holds a model
+    std::string path = dir;
+    if (!gguf.empty()) {  // the same weights converted to a GGUF type: its speed next to bf16's
+        int32_t dt = -1;
+        for (int32_t t : {EMBER_DTYPE_F16, EMBER_DTYPE_BF16, EMBER_DTYPE_Q8_0, EMBER_DTYPE_Q4_K, EMBER_DTYPE_Q6_K})
+            if (gguf == dtype_info(t)->name) dt = t;
+        if (dt < 0) {
+            std::fprintf(stderr, "--gguf: unknown type %s\n", gguf.c_str());
+            return 2;
+        }
+        path = dir + "." + gguf + ".gguf";
+        const auto c0 = std::chrono::steady_clock::now();
+        if (ember_convert(dir.c_str(), path.c_str(), dt) != EMBER_OK) {
+            std::fprintf(stderr, "convert failed: %s\n", ember_last_error());
+            return 1;
+        }
+        std::printf("converted to %s in %.1f s\n", path.c_str(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count());
+    }
     ember_load_options o;
     ember_load_options_init(&o);
     o.backend = EMBER_BACKEND_CUDA;
     ember_model* m = nullptr;
     const auto l0 = std::chrono::steady_clock::now();
-    if (ember_model_load(dir.c_str(), &o, &m) != EMBER_OK) {
+    if (ember_model_load(path.c_str(), &o, &m) != EMBER_OK) {
         std::fprintf(stderr, "load failed: %s\n", ember_last_error());
         return 1;
     }
-    std::printf("loaded %s in %.1f s\n", dir.c_str(),
+    std::printf("loaded %s in %.1f s\n", path.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - l0).count());
     ember_model_info info;
     ember_model_get_info(m, &info);

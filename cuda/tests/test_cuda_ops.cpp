@@ -228,8 +228,11 @@ TEST_CASE("embed_rows decodes every table type") {
             for (auto& b : raw) b = static_cast<uint8_t>(rng());
             const int bb = dtype_info(wt)->block_bytes;
             for (size_t off = 0; off < raw.size(); off += bb) {
+                // Random bytes may spell an f16 inf / NaN scale: give every block finite ones
+                // (d; Q4_K's dmin follows d).
                 const uint16_t h = f32_to_f16(0.01f);
                 std::memcpy(raw.data() + off + (wt == EMBER_DTYPE_Q6_K ? 208 : 0), &h, 2);
+                if (wt == EMBER_DTYPE_Q4_K) std::memcpy(raw.data() + off + 2, &h, 2);
             }
         }
         DeviceVec<uint8_t> dt_(raw);

@@ -16,6 +16,17 @@
 #include "doctest/doctest.h"
 #include "wide_kernels.h"
 
+// doctest 2.4 prints a `const char*` in INFO / MESSAGE as its address; tests log C strings
+// (dtype names, ember_last_error()) and need the text.
+namespace doctest {
+template <> struct StringMaker<const char*> {
+    static String convert(const char* p) { return p != nullptr ? String(p) : String("(null)"); }
+};
+template <> struct StringMaker<char*> {
+    static String convert(const char* p) { return StringMaker<const char*>::convert(p); }
+};
+}  // namespace doctest
+
 namespace ember::test {
 
 // Uniform in [-scale, scale], fresh per seed; tests print the seed on failure.
