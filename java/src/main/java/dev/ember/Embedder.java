@@ -1,5 +1,8 @@
 package dev.ember;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ember.internal.NativeModel;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
@@ -35,8 +38,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Text needs the model folder's {@code tokenizer.json}, the tokenizer a GGUF file carries (gpt2-style
  * BPE with the {@code qwen2} or {@code llama-bpe} pre-tokenizer, see {@link Tokenizer#load}), or
- * {@link Builder#optTokenizer}; without one the text methods throw {@link NoTokenizerException} and
- * token ids still work. Inputs longer
+ * {@link Builder#optTokenizer}; Causal2Vec also needs its encoder's tokenizer (the folder's
+ * {@code encoder/tokenizer.json} or {@code encoder_tokenizer.json}, or {@link
+ * Builder#optEncoderTokenizer}), which encodes the same text for the encoder. Without them the text
+ * methods throw {@link NoTokenizerException} and token ids still work. Inputs longer
  * than the maximum length ({@link Builder#optMaxLength}, default the model's trained context) are
  * truncated, or rejected with {@link Truncation#ERROR}. An empty string is embedded as the prompt
  * and special tokens alone (Qwen3-Embedding: {@code <|endoftext|>}; Llama 3:
@@ -66,7 +71,10 @@ public final class Embedder implements AutoCloseable {
     private final boolean normalize;
     private final int tokenBudget;
     private final TextEncoder text;
-    /** Why a GGUF file's own tokenizer cannot be used (null when there is a tokenizer or the model is a folder). */
+    /**
+     * Why text does not work when a tokenizer.json is there (a GGUF file's own tokenizer cannot be
+     * used, Causal2Vec has no encoder tokenizer), as NoTokenizerException says it; null otherwise.
+     */
     private final String noTokenizerReason;
     private final Path path;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
@@ -99,15 +107,34 @@ public final class Embedder implements AutoCloseable {
 
     /**
      * The text path: the tokenizer given, else the folder's tokenizer.json, else the tokenizer a
-     * GGUF file carries. A GGUF file whose tokenizer is absent or of a kind Ember cannot rebuild
-     * still loads (token ids work); {@code why[0]} then says why text does not.
+     * GGUF file carries; for a model with an encoder (Causal2Vec) also the encoder's tokenizer. A
+     * GGUF file whose tokenizer is absent or of a kind Ember cannot rebuild, or a Causal2Vec model
+     * without an encoder tokenizer, still loads (token ids work); {@code why[0]} then says why
+     * text does not.
      */
     private TextEncoder loadText(Builder b, ModelPrompts prompts, String[] why) {
+        int encoderMaxLength = encoderMaxPositions();
+        if (b.encoderTokenizer != null && encoderMaxLength == 0) {
+            throw new UnsupportedModelException("an encoder tokenizer was given, but " + b.model + " (" + info.family()
+                    + ") has no encoder: only Causal2Vec models take one");
+        }
         boolean gguf = b.tokenizer == null && !Files.isDirectory(b.model);
         Path file = b.tokenizer != null ? b.tokenizer
                 : gguf ? b.model : b.model.resolve("tokenizer.json");
         if (b.tokenizer == null && !Files.exists(file)) {
             return null;
+        }
+        Path encoderFile = null;
+        if (encoderMaxLength > 0) {
+            encoderFile = b.encoderTokenizer != null ? b.encoderTokenizer : encoderTokenizerIn(b.model);
+            if (encoderFile == null) {
+                why[0] = "text for " + b.model + " (" + info.family() + ") needs the encoder's tokenizer too, and "
+                        + "there is none: no encoder/tokenizer.json or encoder_tokenizer.json in the folder; give one "
+                        + "with Embedder.Builder.optEncoderTokenizer (command line: --encoder-tokenizer); token ids "
+                        + "work (embedTokens with encoder ids)";
+                LOG.info("{}: text is not available, token ids are: no encoder tokenizer", b.model);
+                return null;
+            }
         }
         int maxLength = b.maxLength > 0 ? b.maxLength : info.maxPositions();
         if (maxLength > info.maxPositions()) {
@@ -121,16 +148,60 @@ public final class Embedder implements AutoCloseable {
             if (!gguf) {
                 throw e;
             }
-            why[0] = e.getMessage();
-            LOG.info("{}: text is not available, token ids are: {}", b.model, why[0]);
+            why[0] = e.getMessage() + "; embed token ids with embedTokens, or give a tokenizer with "
+                    + "Embedder.Builder.optTokenizer";
+            LOG.info("{}: text is not available, token ids are: {}", b.model, e.getMessage());
             return null;
         }
+        Tokenizer encoderTokenizer = null;
         try {
-            return new TextEncoder(tokenizer, prompts, maxLength, b.truncation);
+            if (encoderFile != null) {
+                encoderTokenizer = Tokenizer.load(encoderFile);
+                LOG.debug("{}: encoder tokenizer {}, encoder inputs up to {} tokens", b.model, encoderFile,
+                        encoderMaxLength);
+            }
+            return new TextEncoder(tokenizer, encoderTokenizer, encoderMaxLength, prompts, maxLength, b.truncation);
         } catch (RuntimeException e) {
             tokenizer.close();
+            if (encoderTokenizer != null) {
+                encoderTokenizer.close();
+            }
             throw e;
         }
+    }
+
+    /**
+     * The encoder's positions (its longest input) when the model has an encoder, as the native side
+     * read them from config.json (describe()'s {@code encoder.max_positions}); 0 without one.
+     */
+    private int encoderMaxPositions() {
+        try {
+            JsonNode encoder = new ObjectMapper().readTree(model.describe()).get("encoder");
+            if (encoder == null || !encoder.isObject()) {
+                return 0;
+            }
+            int positions = encoder.path("max_positions").asInt(0);
+            if (positions < 1) {
+                throw new MalformedModelException(path + ": the encoder's max_positions is missing from describe()");
+            }
+            return positions;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("describe() returned invalid JSON", e);
+        }
+    }
+
+    /** A Causal2Vec folder's encoder tokenizer: {@code encoder/tokenizer.json}, else {@code encoder_tokenizer.json}. */
+    private static Path encoderTokenizerIn(Path model) {
+        if (!Files.isDirectory(model)) {
+            return null;
+        }
+        for (Path candidate : new Path[] {model.resolve("encoder").resolve("tokenizer.json"),
+                model.resolve("encoder_tokenizer.json")}) {
+            if (Files.isRegularFile(candidate)) {
+                return candidate;
+            }
+        }
+        return null;
     }
 
     public static Builder builder() {
@@ -146,7 +217,7 @@ public final class Embedder implements AutoCloseable {
         return info;
     }
 
-    /** Whether text can be embedded (a tokenizer was found or given). */
+    /** Whether text can be embedded (the tokenizers the model needs were found or given). */
     public boolean hasTokenizer() {
         return text != null;
     }
@@ -172,8 +243,8 @@ public final class Embedder implements AutoCloseable {
         }
         float[][] vectors = embedTokens(inputs, options);
         if (truncated > 0) {
-            LOG.debug("{} of {} inputs were longer than {} tokens and were truncated", truncated, inputs.size(),
-                    text.maxLength());
+            LOG.debug("{} of {} inputs were longer than {} and were truncated", truncated, inputs.size(),
+                    text.limits());
         }
         return new Embeddings(vectors, truncated, tokens);
     }
@@ -227,8 +298,8 @@ public final class Embedder implements AutoCloseable {
         Objects.requireNonNull(texts, "texts");
         Objects.requireNonNull(options, "options");
         if (text == null) {
-            throw new NoTokenizerException((noTokenizerReason != null ? noTokenizerReason
-                    : path + " has no tokenizer.json") + "; embed token ids with embedTokens, or give a tokenizer with "
+            throw new NoTokenizerException(noTokenizerReason != null ? noTokenizerReason
+                    : path + " has no tokenizer.json; embed token ids with embedTokens, or give a tokenizer with "
                     + "Embedder.Builder.optTokenizer");
         }
         if (texts.isEmpty()) {
@@ -239,8 +310,8 @@ public final class Embedder implements AutoCloseable {
 
     private float[][] warnTruncated(Embeddings result) {
         if (result.truncated() > 0) {
-            LOG.warn("{} of {} inputs were longer than {} tokens and were truncated", result.truncated(),
-                    result.vectors().length, text.maxLength());
+            LOG.warn("{} of {} inputs were longer than {} and were truncated", result.truncated(),
+                    result.vectors().length, text.limits());
         }
         return result.vectors();
     }
@@ -531,6 +602,7 @@ public final class Embedder implements AutoCloseable {
         private int device = 0;
         private Boolean normalize;
         private Path tokenizer;
+        private Path encoderTokenizer;
         private int maxLength;
         private Truncation truncation = Truncation.TRUNCATE;
         private int tokenBudget = DEFAULT_TOKEN_BUDGET;
@@ -579,8 +651,21 @@ public final class Embedder implements AutoCloseable {
         }
 
         /**
+         * Causal2Vec: the encoder's {@code tokenizer.json} (or a folder with one), instead of the
+         * model folder's {@code encoder/tokenizer.json} or {@code encoder_tokenizer.json}. Its ids
+         * of each text, with its own special tokens, go to the encoder; without one, text fails
+         * with {@link NoTokenizerException} and token ids still work. Building fails with {@link
+         * UnsupportedModelException} for a model without an encoder.
+         */
+        public Builder optEncoderTokenizer(Path encoderTokenizer) {
+            this.encoderTokenizer = Objects.requireNonNull(encoderTokenizer, "encoderTokenizer");
+            return this;
+        }
+
+        /**
          * Longest input in tokens, prompt and special tokens included (default: the context the
-         * model was trained for, {@link ModelInfo#maxPositions()}).
+         * model was trained for, {@link ModelInfo#maxPositions()}). Causal2Vec's encoder reads what
+         * the decoder kept and stops at its own positions ({@code max_position_embeddings}).
          */
         public Builder optMaxLength(int maxLength) {
             if (maxLength < 1) {

@@ -1,6 +1,7 @@
 package dev.ember;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.huggingface.tokenizers.jni.CharSpan;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -112,6 +113,26 @@ public final class Tokenizer implements AutoCloseable {
                 out[i] = toInts(encodings[i].getIds());
             }
             return out;
+        });
+    }
+
+    /**
+     * Where the first {@code tokens} tokens of {@code encode(text, false)} end in {@code text}: the
+     * index (in Java chars) just past the last character they cover, to cut a text where a
+     * truncation cut its ids.
+     */
+    int endOfTokens(String text, int tokens) {
+        Objects.requireNonNull(text, "text");
+        return locked(() -> {
+            CharSpan[] spans = tokenizer.encode(text, false, false).getCharTokenSpans();
+            int end = 0;
+            for (int t = 0; t < Math.min(tokens, spans.length); t++) {
+                if (spans[t] != null) {
+                    end = Math.max(end, spans[t].getEnd());
+                }
+            }
+            // The Rust side counts Unicode code points; a Java index counts UTF-16 chars.
+            return text.offsetByCodePoints(0, Math.min(end, text.codePointCount(0, text.length())));
         });
     }
 
