@@ -238,7 +238,7 @@ final class EmbedCommand implements Callable<Integer> {
         bar.finish();
     }
 
-    /** The chunk's lines as model inputs: text lines through the tokenizer, ids lines as given. */
+    /** The chunk's lines as model inputs: text lines through the tokenizer (both, for Causal2Vec), ids lines as given. */
     private List<TokenizedInput> tokenize(Embedder embedder, List<Line> chunk, EmbedOptions options) {
         List<String> texts = new ArrayList<>();
         List<Line> textLines = new ArrayList<>();
@@ -256,8 +256,9 @@ final class EmbedCommand implements Callable<Integer> {
             }
         } catch (InputTooLongException e) {
             Line l = textLines.get(e.index());
-            throw new BadInputException(l.where + ": the text has " + e.tokens() + " tokens, more than the maximum "
-                    + "length " + e.maxLength() + " (--no-truncate; nothing was written)");
+            throw new BadInputException(l.where + ": the text has " + e.tokens() + (e.encoder()
+                    ? " encoder tokens, more than the encoder's " + e.maxLength() + " positions"
+                    : " tokens, more than the maximum length " + e.maxLength()) + " (--no-truncate; nothing was written)");
         }
         List<TokenizedInput> out = new ArrayList<>(chunk.size());
         int t = 0;

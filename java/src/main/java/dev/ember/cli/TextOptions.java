@@ -4,6 +4,7 @@ import dev.ember.EmbedOptions;
 import dev.ember.Embedder;
 import dev.ember.Prompt;
 import dev.ember.Truncation;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -38,6 +39,11 @@ final class TextOptions {
     @Option(names = "--no-truncate", description = "Fail on a longer input instead of truncating it.")
     boolean noTruncate;
 
+    @Option(names = "--encoder-tokenizer", paramLabel = "PATH",
+            description = "Causal2Vec: the encoder's tokenizer.json (default: the model folder's "
+                    + "encoder/tokenizer.json or encoder_tokenizer.json).")
+    Path encoderTokenizer;
+
     Prompt prompt() {
         int given = (promptName != null ? 1 : 0) + (instruction != null ? 1 : 0) + (prefix != null ? 1 : 0);
         if (given > 1) {
@@ -66,6 +72,9 @@ final class TextOptions {
                 throw new ParameterException(spec.commandLine(), "--max-length must be at least 1");
             }
             b.optMaxLength(maxLength);
+        }
+        if (encoderTokenizer != null) {
+            b.optEncoderTokenizer(encoderTokenizer);
         }
         return b.optTruncation(noTruncate ? Truncation.ERROR : Truncation.TRUNCATE);
     }

@@ -14,7 +14,8 @@ import picocli.CommandLine.Parameters;
 /**
  * {@code ember tokenize}: one JSON line per text with the ids the model sees (prompt and special
  * tokens included, truncated as embed would), in the form {@code ember embed} reads back:
- * {@code {"ids": [...]}}, plus {@code "instruction_len"} when the prompt is left out of pooling and
+ * {@code {"ids": [...]}}, plus {@code "instruction_len"} when the prompt is left out of pooling,
+ * {@code "encoder_ids"} for Causal2Vec (the encoder tokenizer's ids of the same text) and
  * {@code "truncated": true} when the text was cut.
  */
 @Command(name = "tokenize", mixinStandardHelpOptions = true,
@@ -40,6 +41,9 @@ final class TokenizeCommand implements Callable<Integer> {
                 line.putPOJO("ids", in.ids());
                 if (in.poolStart() > 0) {
                     line.put("instruction_len", in.poolStart());
+                }
+                if (in.encoderIds() != null) {
+                    line.putPOJO("encoder_ids", in.encoderIds());
                 }
                 if (in.truncated()) {
                     line.put("truncated", true);
