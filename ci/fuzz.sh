@@ -16,7 +16,7 @@ seconds=${1:-60}
 shift || true
 build=${EMBER_FUZZ_BUILD:-$src/build/fuzz}
 jobs=${EMBER_JOBS:-$(nproc)}
-all_targets=(safetensors config_json st_json model_load model_weights)
+all_targets=(safetensors config_json st_json model_load model_weights gguf gguf_load)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
