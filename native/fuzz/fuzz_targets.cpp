@@ -752,6 +752,58 @@ std::string convert_synth(const ScratchDir& scratch, const std::string& name, co
     return read_file_or_empty(out);
 }
 
+// `gguf` rewritten through GgufWriter with general.alignment 1 and the data section at an odd
+// offset (weights unaligned even for bytes), or "" when it holds something the writer cannot
+// express. Real files use 32; the reader accepts any power of two.
+std::string unaligned(const ScratchDir& scratch, const std::string& gguf) {
+    try {
+        const auto f = GgufFile::parse(MappedFile::from_bytes("seed.gguf", reinterpret_cast<const uint8_t*>(gguf.data()), gguf.size()));
+        for (size_t name_len = 1; name_len <= 2; ++name_len) {
+            GgufWriter w(1);
+            uint64_t data_bytes = 0;
+            for (const auto& [key, v] : f->metadata()) {
+                if (key == "general.alignment") continue;
+                if (key == "general.name") {
+                    w.add_string(key, std::string(name_len, 'x'));  // the knob that moves the data section
+                    continue;
+                }
+                switch (v.type) {
+                    case GgufType::U32: w.add_u32(key, static_cast<uint32_t>(v.u)); break;
+                    case GgufType::I32: w.add_i32(key, static_cast<int32_t>(v.i)); break;
+                    case GgufType::U64: w.add_u64(key, v.u); break;
+                    case GgufType::F32: w.add_f32(key, static_cast<float>(v.f)); break;
+                    case GgufType::Bool: w.add_bool(key, v.b); break;
+                    case GgufType::String: w.add_string(key, std::string(v.str)); break;
+                    case GgufType::Array:
+                        if (v.elem_type == GgufType::String) {
+                            w.add_string_array(key, std::vector<std::string>(v.strings.begin(), v.strings.end()));
+                        } else if (v.elem_type == GgufType::I32) {
+                            std::vector<int32_t> a(static_cast<size_t>(v.count));
+                            if (!a.empty()) std::memcpy(a.data(), v.raw, a.size() * 4);
+                            w.add_i32_array(key, a);
+                        } else {
+                            return std::string();
+                        }
+                        break;
+                    default: return std::string();
+                }
+            }
+            for (const GgufTensor& t : f->tensors()) {
+                if (t.dtype < 0) return std::string();
+                const GgufTensor* src = &t;  // f outlives write()
+                w.add_tensor(t.name, t.shape(), t.dtype, [src](uint8_t* dst, size_t n) { std::memcpy(dst, src->data, n); });
+                data_bytes += t.bytes;
+            }
+            const std::string path = scratch.path() + "/unaligned.gguf";
+            w.write(path);
+            const std::string out = read_file_or_empty(path);
+            if (out.size() >= data_bytes && (out.size() - data_bytes) % 2 == 1) return out;
+        }
+    } catch (const Error&) {
+    }
+    return std::string();
+}
+
 // Where a GGUF file's metadata and tensor infos end (walking the format; false when the bytes
 // are not a well-formed header). Used to cut the goldens' conversions down to seed size.
 bool gguf_sections(const std::string& b, uint64_t* kv_end, uint64_t* info_end) {
@@ -943,6 +995,11 @@ std::vector<Seed> seeds(const std::string& target, const std::string& source_dir
             if (bytes.empty()) continue;
             // gguf_load: alternate 1 and 2 threads.
             out.push_back({c.name, target == "gguf" ? bytes : gguf_load_input(static_cast<uint8_t>(i & 1), bytes)});
+            if (i == 1 || i == 3) {
+                const std::string moved = unaligned(scratch, bytes);
+                if (!moved.empty())
+                    out.push_back({std::string(c.name) + "-align1", target == "gguf" ? moved : gguf_load_input(0, moved)});
+            }
         }
         if (target == "gguf") {
             // The goldens converted, cut to seed size two ways: the metadata alone (tensor count
