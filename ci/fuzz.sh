@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses (clang, ASan + UBSan) and runs each for a bounded time.
 #
-#   ci/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 60 s, every target
+#   ci/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default: 30 s, every target
 #
 # Environment: EMBER_FUZZ_BUILD (build dir, default build/fuzz), EMBER_JOBS (build jobs,
 # default the number of cores), EMBER_FUZZ_ARGS (extra libFuzzer flags).
@@ -12,11 +12,11 @@
 # Committed regressions live in tests/fuzz-regressions/<target>/ (see FUZZING.md).
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-seconds=${1:-60}
+seconds=${1:-30}
 shift || true
 build=${EMBER_FUZZ_BUILD:-$src/build/fuzz}
 jobs=${EMBER_JOBS:-$(nproc)}
-all_targets=(safetensors config_json st_json model_load model_weights)
+all_targets=(safetensors config_json st_json model_load model_weights gguf gguf_load)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 

@@ -40,12 +40,25 @@ void model_load(const uint8_t* data, size_t size);
 // and only model.safetensors fuzzed, so mutations go into the tensor table and weights instead
 // of breaking config.json's syntax. Byte 0: model_load's flags in bits 0-4, the config in 5-6.
 void model_weights(const uint8_t* data, size_t size);
+// A GGUF file (GgufFile::parse: header, metadata, tensor infos, alignment, data offsets), then
+// every accepted tensor's bytes are read (and a row of each computable one decoded), the typed
+// getters run on every key, gguf_decoder_spec maps the metadata to a decoder config (checked
+// like config_json's), the weight source answers every Hugging Face name, and the tokenizer
+// metadata is rebuilt as JSON (gguf_tokenizer_json), which must parse.
+void gguf(const uint8_t* data, size_t size);
+// Bytes to a model handle through a GGUF file: byte 0 = flags (bit 0: 2 CPU threads; bit 1: the
+// file is named "model" instead of "model.gguf", found by its magic), the rest is the file.
+// ember_gguf_tokenizer_json on it, then ember_model_load / ember_embed / ember_forward_hidden /
+// ember_model_free as model_load does.
+void gguf_load(const uint8_t* data, size_t size);
 
 const std::vector<Target>& targets();
 const Target* find_target(const std::string& name);
 
 // Seed inputs for a target: files derived from tests/goldens (configs whole, safetensors cut to
-// their header plus a little data) and synthetic tiny models. `source_dir` is the checkout.
+// their header plus a little data) and synthetic tiny models; for the GGUF targets, what
+// ember_convert writes for synthetic decoders (whole, one per weight type) and for the goldens
+// (cut to their metadata, or to the tensor infos plus a little data). `source_dir` is the checkout.
 struct Seed {
     std::string name;
     std::string bytes;
@@ -54,6 +67,9 @@ std::vector<Seed> seeds(const std::string& target, const std::string& source_dir
 
 // The model_load input for a folder's parts (what seeds() builds for that target).
 std::string model_input(uint8_t flags, const std::string& config_json, const std::string& safetensors);
+
+// The gguf_load input for flags and a GGUF file's bytes.
+std::string gguf_load_input(uint8_t flags, const std::string& gguf);
 
 // A complete tiny model (config.json text and model.safetensors bytes) for tests: hidden 8,
 // `layers` layers, 2 heads of 4 (1 kv head), ffn 16, vocab 16. model_type: qwen3, llama or

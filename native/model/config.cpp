@@ -58,20 +58,10 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
                        c.hidden_size, c.num_heads);
         c.head_dim = c.hidden_size / c.num_heads;
     }
-    if (c.head_dim % 2 != 0) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: odd head_dim %d", what.c_str(), c.head_dim);
-    if (c.head_dim > EMBER_MAX_HEAD_DIM)
-        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: head_dim %d is larger than the %d the attention kernels support",
-                   what.c_str(), c.head_dim, EMBER_MAX_HEAD_DIM);
-    if (c.num_heads % c.num_kv_heads != 0)
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: %d attention heads are not a multiple of %d key/value heads",
-                   what.c_str(), c.num_heads, c.num_kv_heads);
     c.intermediate_size = static_cast<int32_t>(json_int(j, "intermediate_size", what, 1, 1 << 20));
     c.vocab_size = static_cast<int32_t>(json_int(j, "vocab_size", what, 1, 1 << 24));
     c.max_positions = static_cast<int32_t>(json_int_or(j, "max_position_embeddings", 32768, what, 1, 1 << 24));
     c.rms_eps = json_number_or(j, "rms_norm_eps", 1e-6, what);
-    // The kernels take eps as a float: 1e300 would become inf there and fail every call.
-    if (!(c.rms_eps > 0.0 && c.rms_eps <= 1.0))
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rms_norm_eps = %g must be in (0, 1]", what.c_str(), c.rms_eps);
     c.tie_embeddings = json_bool_or(j, "tie_word_embeddings", false, what);
     if (json_bool_or(j, "attention_bias", false, what))
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: attention_bias = true is not supported", what.c_str());
@@ -101,9 +91,32 @@ DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
     if (const Json* causal = json_find(j, "is_causal"); causal != nullptr && causal->is_boolean())
         c.causal = causal->get<bool>();
     c.rope = parse_rope_config(j, what);
-    // Unsupported RoPE variants fail here, at load, not at the first embed call.
-    (void)compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions);
+    validate_decoder_config(c, what);
     return c;
+}
+
+void validate_decoder_config(const DecoderConfig& c, const std::string& what) {
+    if (c.head_dim % 2 != 0) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: odd head_dim %d", what.c_str(), c.head_dim);
+    if (c.head_dim > EMBER_MAX_HEAD_DIM)
+        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: head_dim %d is larger than the %d the attention kernels support",
+                   what.c_str(), c.head_dim, EMBER_MAX_HEAD_DIM);
+    if (c.num_kv_heads <= 0 || c.num_heads % c.num_kv_heads != 0)
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: %d attention heads are not a multiple of %d key/value heads",
+                   what.c_str(), c.num_heads, c.num_kv_heads);
+    // The kernels take eps as a float: 1e300 would become inf there and fail every call.
+    if (!(c.rms_eps > 0.0 && c.rms_eps <= 1.0))
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: the RMSNorm epsilon (rms_norm_eps, GGUF layer_norm_rms_epsilon) "
+                   "= %g must be in (0, 1]", what.c_str(), c.rms_eps);
+    if (!(c.rope.theta > 1.0) || !std::isfinite(c.rope.theta))
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: the RoPE base (rope_theta, GGUF rope.freq_base) must be > 1",
+                   what.c_str());
+    if (!(c.rope.factor > 0.0)) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope factor must be > 0", what.c_str());
+    // Unsupported RoPE variants fail here, at load, not at the first embed call.
+    try {
+        (void)compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions);
+    } catch (const Error& e) {
+        EMBER_FAIL(e.status(), "%s: %s", what.c_str(), e.what());
+    }
 }
 
 int32_t parse_st_pooling(const Json& j, const std::string& what) {

@@ -45,6 +45,13 @@ struct DecoderConfig {
 // llm_config). `what` names it in errors.
 DecoderConfig parse_decoder_config(const Json& j, const std::string& what);
 
+// What every decoder config must satisfy before a model is built from it, whichever file it came
+// from (parse_decoder_config calls it; so does the GGUF path): head_dim even and within the
+// attention kernels, whole key/value head groups, rms eps in (0, 1], a usable RoPE base, and
+// RoPE frequencies that compute, so a model that loads also embeds. MODEL_UNSUPPORTED or
+// MODEL_MALFORMED naming `what`.
+void validate_decoder_config(const DecoderConfig& c, const std::string& what);
+
 // Reads the rope section in any of the styles published configs use: flat rope_theta +
 // rope_scaling {rope_type|type, ...}, or rope_parameters {rope_theta, rope_type, ...}.
 RopeConfig parse_rope_config(const Json& j, const std::string& what);

@@ -1,10 +1,10 @@
 #include "model/gguf_model.h"
 
-#include <cmath>
 #include <map>
 
 #include "core/error.h"
 #include "ember/ember.h"
+#include "model/config.h"
 
 namespace ember {
 
@@ -97,10 +97,6 @@ DecoderModelSpec gguf_decoder_spec(const GgufFile& f) {
     if (vlen != c.head_dim)
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: value_length %lld differs from key_length %d", f.path().c_str(),
                    (long long)vlen, c.head_dim);
-    if (c.head_dim % 2 != 0) EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: odd head_dim %d", f.path().c_str(), c.head_dim);
-    if (c.num_heads % c.num_kv_heads != 0)
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: %d attention heads are not a multiple of %d key/value heads",
-                   f.path().c_str(), c.num_heads, c.num_kv_heads);
     const int64_t rot = f.get_int_or(a + "rope.dimension_count", c.head_dim, 1, 1024);
     if (rot != c.head_dim)
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: partial RoPE (%lld of %d dims) is not supported", f.path().c_str(),
@@ -108,17 +104,12 @@ DecoderModelSpec gguf_decoder_spec(const GgufFile& f) {
     c.intermediate_size = static_cast<int32_t>(f.get_int(a + "feed_forward_length", 1, 1 << 20));
     c.max_positions = static_cast<int32_t>(f.get_int_or(a + "context_length", 32768, 1, 1 << 24));
     c.rms_eps = f.get_float_or(a + "attention.layer_norm_rms_epsilon", 1e-6);
-    if (!(c.rms_eps > 0.0) || !std::isfinite(c.rms_eps))
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: layer_norm_rms_epsilon must be > 0", f.path().c_str());
     c.rope.theta = f.get_float_or(a + "rope.freq_base", 10000.0);
-    if (!(c.rope.theta > 1.0) || !std::isfinite(c.rope.theta))
-        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope.freq_base must be > 1", f.path().c_str());
     const std::string scaling = f.get_string_or(a + "rope.scaling.type", "none");
     if (scaling == "linear" || scaling == "yarn") {
         c.rope.type = scaling;
         c.rope.factor = f.get_float_or(a + "rope.scaling.factor", 1.0);
         c.rope.original_max_positions = f.get_int_or(a + "rope.scaling.original_context_length", 0, 0, 1 << 24);
-        if (!(c.rope.factor > 0.0)) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope.scaling.factor must be > 0", f.path().c_str());
     } else if (scaling != "none") {
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: rope scaling \"%s\" is not supported", f.path().c_str(), scaling.c_str());
     }
@@ -135,6 +126,9 @@ DecoderModelSpec gguf_decoder_spec(const GgufFile& f) {
     c.causal = f.get_bool_or(a + "attention.causal", true);
     c.qk_norm = arch == "qwen3";
     c.model_type = arch;
+    // The same checks as config.json's (head_dim within the kernels, eps a usable float, RoPE
+    // computable), so a file that loads also embeds.
+    validate_decoder_config(c, f.path());
 
     const int64_t pooling = f.get_int_or(a + "pooling_type", -1, -1, 1 << 30);
     switch (pooling) {

@@ -69,4 +69,13 @@ TEST_CASE("fuzz targets catch only clean errors: a hostile but clean input passe
     REQUIRE(m != nullptr);
     run(*m, std::string("\x00{}", 3));
     run(*m, std::string("\x1f", 1));
+    const auto* g = ember::fuzz::find_target("gguf");
+    REQUIRE(g != nullptr);
+    run(*g, "");
+    run(*g, "GGUF");
+    run(*g, std::string("GGUF\x03\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 24));
+    const auto* gl = ember::fuzz::find_target("gguf_load");
+    REQUIRE(gl != nullptr);
+    run(*gl, std::string("\x02", 1));
+    run(*gl, std::string("\x00GGUF\x03\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 25));
 }

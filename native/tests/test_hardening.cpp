@@ -129,6 +129,35 @@ TEST_CASE("hardening: an unsupported RoPE variant fails at load, not at the firs
     CHECK(msg.find("longrope") != std::string::npos);
 }
 
+TEST_CASE("hardening: GGUF metadata the decoder cannot run fails at load, with the status config.json gets") {
+    // The gguf_load regressions (flags byte, then the file): each loaded and then failed every embed.
+    const struct {
+        const char* file;
+        ember_status status;
+        const char* says;
+    } cases[] = {
+        {"fail-late-head-dim-258", EMBER_ERR_MODEL_UNSUPPORTED, "head_dim 258"},
+        {"fail-late-rope-scaling-yarn", EMBER_ERR_MODEL_UNSUPPORTED, "yarn"},
+        {"fail-late-rope-scaling-linear", EMBER_ERR_MODEL_UNSUPPORTED, "linear"},
+        {"fail-late-rms-eps-f64-1e300", EMBER_ERR_MODEL_MALFORMED, "layer_norm_rms_epsilon"},
+    };
+    char tmpl[] = "/tmp/ember-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    const std::string path = std::string(tmpl) + "/model.gguf";
+    for (const auto& c : cases) {
+        INFO(c.file);
+        const std::string input =
+            ember::read_text_file(std::string(EMBER_SOURCE_DIR) + "/tests/fuzz-regressions/gguf_load/" + c.file);
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << input.substr(1);
+        ember_model* m = nullptr;
+        CHECK(load(path, &m) == c.status);
+        CHECK(m == nullptr);
+        CHECK(std::string(ember_last_error()).find(c.says) != std::string::npos);
+    }
+    std::remove(path.c_str());
+    ::rmdir(tmpl);
+}
+
 TEST_CASE("hardening: absurd thread counts are refused, not attempted") {
     auto tiny = ember::fuzz::tiny_model("llama", "F32", 1);
     TempModel dir(tiny);
