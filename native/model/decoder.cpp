@@ -84,7 +84,6 @@ std::pair<RopeTable, std::shared_ptr<void>> Decoder::rope_table(int64_t rows) co
     t.cos = rope_cache_.cos->as<float>();
     t.sin = rope_cache_.sin->as<float>();
     t.rows = rope_cache_.rows;
-    t.seq_stride = 0;
     t.half = config_.head_dim / 2;
     // The caller holds both buffers for the duration of its forward pass.
     auto keep = std::make_shared<std::pair<std::shared_ptr<Buffer>, std::shared_ptr<Buffer>>>(rope_cache_.cos,
@@ -122,9 +121,9 @@ void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) cons
             backend_.rmsnorm(q_heads, nullptr, L.q_norm.as<float>(), eps, q_heads);
             backend_.rmsnorm(k_heads, nullptr, L.k_norm.as<float>(), eps, k_heads);
         }
-        backend_.rope(q, c.num_heads, D, table, seqs, rope_interleaved_);
-        backend_.rope(k, c.num_kv_heads, D, table, seqs, rope_interleaved_);
-        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal);
+        backend_.rope(q, c.num_heads, D, table, seqs, rope_interleaved_, {});
+        backend_.rope(k, c.num_kv_heads, D, table, seqs, rope_interleaved_, {});
+        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal, {});
         backend_.matmul(x, attn, L.o, nullptr, /*accumulate=*/true);  // residual add fused
         backend_.rmsnorm(x, nullptr, L.ffn_norm.as<float>(), eps, xn);
         backend_.matmul(gate, xn, L.gate, nullptr, false);

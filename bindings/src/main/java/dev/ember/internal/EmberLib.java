@@ -434,15 +434,17 @@ public final class EmberLib {
         public native ember_rope_params sin(@Const FloatPointer setter);
         public native long table_rows();
         public native ember_rope_params table_rows(long setter);
-        public native long table_seq_stride();
-        public native ember_rope_params table_seq_stride(long setter);
+        public native @Cast("const int64_t*") LongPointer table_first_row();
+        public native ember_rope_params table_first_row(@Cast("const int64_t*") LongPointer setter);
         public native int pos_offset();
         public native ember_rope_params pos_offset(int setter);
         public native int interleaved();
         public native ember_rope_params interleaved(int setter);
+        public native int pos_group();
+        public native ember_rope_params pos_group(int setter);
     }
 
-    /** Fused attention over a ragged batch (GQA, optional causal mask). */
+    /** Fused attention over a ragged batch (GQA, optional causal mask, SelfExtend, length scaling). */
     public static class ember_attention_params extends Pointer {
         static {
             Loader.load();
@@ -489,6 +491,26 @@ public final class EmberLib {
         public native ember_attention_params scale(float setter);
         public native int causal();
         public native ember_attention_params causal(int setter);
+        public native @Const FloatPointer q_group();
+        public native ember_attention_params q_group(@Const FloatPointer setter);
+        public native @Const FloatPointer k_group();
+        public native ember_attention_params k_group(@Const FloatPointer setter);
+        public native @Const FloatPointer q_group_future();
+        public native ember_attention_params q_group_future(@Const FloatPointer setter);
+        public native @Const FloatPointer k_group_future();
+        public native ember_attention_params k_group_future(@Const FloatPointer setter);
+        public native long q_group_stride();
+        public native ember_attention_params q_group_stride(long setter);
+        public native long k_group_stride();
+        public native ember_attention_params k_group_stride(long setter);
+        public native long q_group_future_stride();
+        public native ember_attention_params q_group_future_stride(long setter);
+        public native long k_group_future_stride();
+        public native ember_attention_params k_group_future_stride(long setter);
+        public native int self_extend_window();
+        public native ember_attention_params self_extend_window(int setter);
+        public native int length_scaling_base();
+        public native ember_attention_params length_scaling_base(int setter);
     }
 
     /** out = silu(gate) * up, elementwise over rows of cols. */
