@@ -97,7 +97,7 @@ void config_json(const uint8_t* data, size_t size) {
                         c.head_dim <= EMBER_MAX_HEAD_DIM && c.intermediate_size > 0 && c.vocab_size > 0 &&
                         c.max_positions > 0 && std::isfinite(c.rms_eps) && c.rms_eps > 0 &&
                         std::isfinite(static_cast<float>(c.rms_eps)) && std::isfinite(c.rope.theta) &&
-                        c.rope.theta > 1 && c.rope.factor > 0;
+                        c.rope.theta > 1 && c.rope.factor >= 0 && std::isfinite(c.rope.factor);
         if (!ok) fuzz_fail("config.json: accepted a config the decoder cannot use");
         const RopeFrequencies f = compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, 16);
         if (f.inv_freq.size() != static_cast<size_t>(c.head_dim / 2)) fuzz_fail("config.json: %zu RoPE frequencies", f.inv_freq.size());

@@ -67,6 +67,16 @@ public final class EmberLib {
     public static final int EMBER_BACKEND_CPU = 1;
     public static final int EMBER_BACKEND_CUDA = 2;
 
+    // ------------------------------------------------------------------ ember_rope_scaling
+
+    public static final int EMBER_ROPE_SCALING_MODEL = 0;
+    public static final int EMBER_ROPE_SCALING_NONE = 1;
+    public static final int EMBER_ROPE_SCALING_LINEAR = 2;
+    public static final int EMBER_ROPE_SCALING_NTK = 3;
+    public static final int EMBER_ROPE_SCALING_DYNAMIC = 4;
+    public static final int EMBER_ROPE_SCALING_YARN = 5;
+    public static final int EMBER_ROPE_SCALING_LLAMA3 = 6;
+
     // ------------------------------------------------------------------ ember_pooling
 
     public static final int EMBER_POOLING_LAST = 0;
@@ -148,6 +158,18 @@ public final class EmberLib {
         public native ember_load_options threads(int setter);
         public native int device();
         public native ember_load_options device(int setter);
+        public native int rope_scaling();
+        public native ember_load_options rope_scaling(int setter);
+        public native double rope_factor();
+        public native ember_load_options rope_factor(double setter);
+        public native double rope_theta();
+        public native ember_load_options rope_theta(double setter);
+        public native int self_extend_group();
+        public native ember_load_options self_extend_group(int setter);
+        public native int self_extend_window();
+        public native ember_load_options self_extend_window(int setter);
+        public native int attention_scaling();
+        public native ember_load_options attention_scaling(int setter);
         public native int reserved(int i);
         public native ember_load_options reserved(int i, int setter);
     }
