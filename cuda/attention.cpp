@@ -43,6 +43,21 @@ ember_status validate_attention(const AttentionArgs& a, std::string* error) {
     EMBER_CU_REQUIRE(a.q.data && a.k.data && a.v.data && a.out.data, "attention: null pointer");
     EMBER_CU_REQUIRE(a.q.stride >= qw && a.out.stride >= qw && a.k.stride >= kw && a.v.stride >= kw,
                      "attention: a row stride is smaller than its row");
+    EMBER_CU_REQUIRE(a.self_extend_window >= 0 && a.length_scaling_base >= 0,
+                     "attention: self_extend_window (%d) and length_scaling_base (%d) must not be negative",
+                     a.self_extend_window, a.length_scaling_base);
+    if (a.self_extend_window > 0) {
+        const Tensor* qs[2] = {&a.q_group, a.causal ? nullptr : &a.q_group_future};
+        const Tensor* ks[2] = {&a.k_group, a.causal ? nullptr : &a.k_group_future};
+        for (int i = 0; i < 2; ++i) {
+            if (qs[i] == nullptr) continue;
+            EMBER_CU_REQUIRE(qs[i]->data && ks[i]->data, "attention: SelfExtend's grouped q / k are null");
+            EMBER_CU_REQUIRE(qs[i]->dtype == dt && ks[i]->dtype == dt, "attention: grouped q / k must share q's dtype");
+            EMBER_CU_REQUIRE(qs[i]->cols == qw && ks[i]->cols == kw && qs[i]->stride >= qw && ks[i]->stride >= kw &&
+                                 qs[i]->rows >= rows && ks[i]->rows >= rows,
+                             "attention: grouped q / k do not match q / k's shape");
+        }
+    }
     return EMBER_OK;
 }
 

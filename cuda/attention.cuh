@@ -7,7 +7,9 @@
 //            m16n8k16 tensor cores, online softmax in f32 (attention_flash.cu).
 //   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
 //            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
-//            models (head_dim 16) run here.
+//            models (head_dim 16) run here, and so does SelfExtend (the flash kernel has no
+//            grouped-position scores yet).
+// Both take LongEmbed's length scaling (length_scaling_base).
 // EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis).
 #pragma once
 
@@ -30,6 +32,11 @@ struct AttentionArgs {
     int32_t n_heads = 0, n_kv_heads = 0, head_dim = 0;
     float scale = 1.0f;
     bool causal = false;
+    // SelfExtend and length scaling, as ember_attention_params describes them (window 0: off;
+    // the *_future pair only for bidirectional attention).
+    int32_t self_extend_window = 0;
+    Tensor q_group, k_group, q_group_future, k_group_future;
+    int32_t length_scaling_base = 0;
 };
 
 ember_status validate_attention(const AttentionArgs& a, std::string* error);

@@ -36,6 +36,7 @@ struct FlashParams {
     const int32_t* cu_seqlens;
     int group;         // query heads per kv head
     float scale_log2;  // scale * log2(e)
+    int length_base;   // > 1: LongEmbed's scale x max(log_base(len), 1)
 };
 
 constexpr int kBM = 64, kBN = 64, kWarps = 4, kThreads = kWarps * 32;
@@ -68,6 +69,8 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
     if (m0 >= len) return;  // uniform for the block, before any barrier
     const int kv_head = head / p.group;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const float scale_log2 =
+        p.length_base > 1 && len > 1 ? p.scale_log2 * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale_log2;
     const int g = lane >> 2, t = lane & 3;
 
     const bf16* qg = p.q + static_cast<int64_t>(start) * p.q_stride + static_cast<int64_t>(head) * D;
@@ -158,8 +161,8 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            base[r] = mx[r] == -INFINITY ? 0.0f : mx[r] * p.scale_log2;
-            corr[r] = exp2f(row_m[r] * p.scale_log2 - base[r]);  // 0 while row_m is -inf
+            base[r] = mx[r] == -INFINITY ? 0.0f : mx[r] * scale_log2;
+            corr[r] = exp2f(row_m[r] * scale_log2 - base[r]);  // 0 while row_m is -inf
             row_m[r] = mx[r];
         }
         float rs[2] = {0.0f, 0.0f};
@@ -168,7 +171,7 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const int r = e >> 1;
-                s[nn][e] = exp2f(fmaf(s[nn][e], p.scale_log2, -base[r]));  // masked: exp2(-inf) = 0
+                s[nn][e] = exp2f(fmaf(s[nn][e], scale_log2, -base[r]));  // masked: exp2(-inf) = 0
                 rs[r] += s[nn][e];
             }
         }
@@ -263,6 +266,7 @@ ember_status launch_flash(const FlashParams& p, int n_seqs, int n_heads, int64_t
 }  // namespace
 
 bool attention_flash_applies(const AttentionArgs& a) {
+    if (a.self_extend_window > 0) return false;  // grouped-position scores: the generic path
     if (a.q.dtype != EMBER_DTYPE_BF16 || a.k.dtype != EMBER_DTYPE_BF16 || a.v.dtype != EMBER_DTYPE_BF16 ||
         a.out.dtype != EMBER_DTYPE_BF16)
         return false;
@@ -287,6 +291,7 @@ ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::s
     p.cu_seqlens = a.seqs.cu_seqlens;
     p.group = a.n_heads / a.n_kv_heads;
     p.scale_log2 = a.scale * 1.4426950408889634f;
+    p.length_base = a.length_scaling_base;
     const int n = a.seqs.n_seqs, h = a.n_heads;
     const int64_t L = a.seqs.max_len;
     if (a.head_dim == 64)

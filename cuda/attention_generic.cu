@@ -8,6 +8,12 @@
 //   score:   lane j computes q . k_j (q broadcast from shared memory), scale, mask
 //   softmax: warp max / sum over the 32 scores, rescale of the running state
 //   values:  every lane owns head dims lane, lane + 32, ... and adds p_j v_j[d] for the 32 keys
+//
+// SelfExtend (see ember_attention_params): the block's 8 queries and the tile's 32 keys decide
+// which score kinds occur (ordinary inside the window, grouped before / after it, the same rule
+// as the CPU kernel's tile_score_kinds). Each kind present loads its K tile into the same shared
+// buffer in turn and the lanes whose pair is of that kind take that product; a tile entirely
+// inside or outside the window costs one pass, as without SelfExtend.
 #include <algorithm>
 
 #include "attention.cuh"
@@ -25,12 +31,38 @@ struct GenericParams {
     int head_dim, group;
     float scale;
     int causal;
+    // Per score kind (0 ordinary, 1 grouped past, 2 grouped future): q and k, strides.
+    const void* qk_q[3];
+    const void* qk_k[3];
+    int64_t qk_q_stride[3], qk_k_stride[3];
+    int window;       // SelfExtend window; 0: off
+    int length_base;  // > 1: LongEmbed's scale x max(log_base(len), 1)
 };
 
 constexpr int kQueries = 8, kThreads = kQueries * 32, kKeys = 32;
 constexpr int kMaxPerLane = kAttentionGenericMaxHeadDim / 32;
 
-size_t generic_smem_bytes(int d) { return (static_cast<size_t>(2 * kKeys) * (d + 1) + static_cast<size_t>(kQueries) * d) * 4; }
+// K and V tiles, then the queries of each score kind the launch uses (1, or 3 with SelfExtend).
+size_t generic_smem_bytes(int d, int kinds) {
+    return (static_cast<size_t>(2 * kKeys) * (d + 1) + static_cast<size_t>(kinds) * kQueries * d) * 4;
+}
+
+constexpr int kNear = 1, kPast = 2, kFuture = 4;
+
+// The kinds among queries [q0, q1] and keys [k0, k1] (the CPU kernel's tile_score_kinds).
+__device__ __forceinline__ int tile_kinds(int window, bool causal, int q0, int q1, int k0, int k1) {
+    if (window <= 0) return kNear;
+    int kinds = 0;
+    if (k0 <= q1 - window) kinds |= kPast;
+    if (!causal && k1 >= q0 + window) kinds |= kFuture;
+    if (k0 <= (causal ? q1 : q1 + window - 1) && k1 >= q0 - window + 1) kinds |= kNear;
+    return kinds;
+}
+
+__device__ __forceinline__ int pair_kind(int window, int i, int j) {
+    if (window <= 0) return kNear;
+    return i - j >= window ? kPast : j - i >= window ? kFuture : kNear;
+}
 
 template <class T>
 __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const GenericParams p) {
@@ -38,7 +70,7 @@ __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const Gener
     const int D = p.head_dim, ld = D + 1;
     float* Ks = sm;
     float* Vs = Ks + kKeys * ld;
-    float* Qs = Vs + kKeys * ld;
+    float* Qs = Vs + kKeys * ld;  // kind c's queries at Qs + c * kQueries * D
 
     const int seq = blockIdx.z, head = blockIdx.y;
     const int start = p.cu_seqlens[seq], len = p.cu_seqlens[seq + 1] - start;
@@ -47,13 +79,19 @@ __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const Gener
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int qi = q0 + warp;
     const bool valid = qi < len;
+    const int q_last = min(len, q0 + kQueries) - 1;
     const int kv_head = head / p.group;
-    const T* q = static_cast<const T*>(p.q);
-    const T* k = static_cast<const T*>(p.k);
+    const int n_kinds = p.window > 0 ? (p.causal ? 2 : 3) : 1;
+    const float scale =
+        p.length_base > 1 && len > 1 ? p.scale * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale;
     const T* v = static_cast<const T*>(p.v);
 
-    for (int d = lane; d < D; d += 32)
-        Qs[warp * D + d] = valid ? to_f(q[static_cast<int64_t>(start + qi) * p.q_stride + static_cast<int64_t>(head) * D + d]) : 0.0f;
+    for (int c = 0; c < n_kinds; ++c) {
+        const T* q = static_cast<const T*>(p.qk_q[c]);
+        for (int d = lane; d < D; d += 32)
+            Qs[(c * kQueries + warp) * D + d] =
+                valid ? to_f(q[static_cast<int64_t>(start + qi) * p.qk_q_stride[c] + static_cast<int64_t>(head) * D + d]) : 0.0f;
+    }
 
     float o[kMaxPerLane];
 #pragma unroll
@@ -62,21 +100,34 @@ __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const Gener
     const int kv_end = p.causal ? min(len, q0 + kQueries) : len;
 
     for (int kt0 = 0; kt0 < kv_end; kt0 += kKeys) {
-        __syncthreads();  // the previous tile is consumed (and Qs written, the first time)
-        for (int e = threadIdx.x; e < kKeys * D; e += kThreads) {
-            const int r = e / D, d = e % D, key = kt0 + r;
-            const bool ok = key < len;
-            const int64_t row = start + key;
-            Ks[r * ld + d] = ok ? to_f(k[row * p.k_stride + static_cast<int64_t>(kv_head) * D + d]) : 0.0f;
-            Vs[r * ld + d] = ok ? to_f(v[row * p.v_stride + static_cast<int64_t>(kv_head) * D + d]) : 0.0f;
-        }
-        __syncthreads();
-        if (!valid) continue;
         const int key = kt0 + lane;
+        const int kinds = tile_kinds(p.window, p.causal != 0, q0, q_last, kt0, min(kt0 + kKeys, kv_end) - 1);
+        const int mine = valid ? pair_kind(p.window, qi, key) : 0;
         float sc = 0.0f;
-        for (int d = 0; d < D; ++d) sc = fmaf(Qs[warp * D + d], Ks[lane * ld + d], sc);
+        bool v_loaded = false;
+        for (int c = 0; c < n_kinds; ++c) {
+            if (!(kinds & (1 << c))) continue;  // uniform for the block
+            __syncthreads();  // the previous tile (or kind) is consumed, Qs written the first time
+            const T* k = static_cast<const T*>(p.qk_k[c]);
+            for (int e = threadIdx.x; e < kKeys * D; e += kThreads) {
+                const int r = e / D, d = e % D, kr = kt0 + r;
+                const bool ok = kr < len;
+                const int64_t row = start + kr;
+                Ks[r * ld + d] = ok ? to_f(k[row * p.qk_k_stride[c] + static_cast<int64_t>(kv_head) * D + d]) : 0.0f;
+                if (!v_loaded) Vs[r * ld + d] = ok ? to_f(v[row * p.v_stride + static_cast<int64_t>(kv_head) * D + d]) : 0.0f;
+            }
+            v_loaded = true;
+            __syncthreads();
+            if (valid && mine == (1 << c)) {
+                const float* qs = Qs + (c * kQueries + warp) * D;
+                float acc = 0.0f;
+                for (int d = 0; d < D; ++d) acc = fmaf(qs[d], Ks[lane * ld + d], acc);
+                sc = acc;
+            }
+        }
+        if (!valid) continue;
         const bool visible = key < len && (!p.causal || key <= qi);
-        sc = visible ? sc * p.scale : -INFINITY;
+        sc = visible ? sc * scale : -INFINITY;
         const float m_new = fmaxf(m, warp_max(sc));
         const float ref = m_new == -INFINITY ? 0.0f : m_new;
         const float corr = expf(m - ref);  // 0 on the first tile (m = -inf)
@@ -120,8 +171,24 @@ ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std:
     p.group = a.n_heads / a.n_kv_heads;
     p.scale = a.scale;
     p.causal = a.causal ? 1 : 0;
+    p.qk_q[0] = a.q.data;
+    p.qk_k[0] = a.k.data;
+    p.qk_q_stride[0] = a.q.stride;
+    p.qk_k_stride[0] = a.k.stride;
+    p.window = a.self_extend_window;
+    if (a.self_extend_window > 0) {
+        const Tensor* qs[3] = {&a.q, &a.q_group, &a.q_group_future};
+        const Tensor* ks[3] = {&a.k, &a.k_group, &a.k_group_future};
+        for (int c = 1; c < (a.causal ? 2 : 3); ++c) {
+            p.qk_q[c] = qs[c]->data;
+            p.qk_k[c] = ks[c]->data;
+            p.qk_q_stride[c] = qs[c]->stride;
+            p.qk_k_stride[c] = ks[c]->stride;
+        }
+    }
+    p.length_base = a.length_scaling_base;
     EMBER_CU_REQUIRE(a.n_heads <= 65535, "attention: %d heads are more than one grid holds", a.n_heads);
-    const size_t smem = generic_smem_bytes(a.head_dim);
+    const size_t smem = generic_smem_bytes(a.head_dim, a.self_extend_window > 0 ? (a.causal ? 2 : 3) : 1);
     const unsigned q_blocks = static_cast<unsigned>(ceil_div(a.seqs.max_len, kQueries));
     return with_act_type(a.q.dtype, "attention (generic)", error, [&](auto tag) -> ember_status {
         using T = typename decltype(tag)::type;

@@ -151,11 +151,13 @@ class CudaBackend final : public Backend {
         run([&](cudaStream_t s, std::string* e) { return cuda::rmsnorm(x, residual, weight, eps, y, s, e); });
     }
     void rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const RopeTable& table, const Seqs& seqs,
-              bool interleaved) override {
-        run([&](cudaStream_t s, std::string* e) { return cuda::rope(x, n_heads, head_dim, table, seqs, interleaved, s, e); });
+              bool interleaved, const RopePositions& positions) override {
+        run([&](cudaStream_t s, std::string* e) {
+            return cuda::rope(x, n_heads, head_dim, table, seqs, interleaved, positions, s, e);
+        });
     }
     void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Seqs& seqs, int32_t n_heads,
-                   int32_t n_kv_heads, int32_t head_dim, float scale, bool causal) override {
+                   int32_t n_kv_heads, int32_t head_dim, float scale, bool causal, const AttentionExtras& extras) override {
         AttentionArgs a;
         a.out = out;
         a.q = q;
@@ -167,6 +169,12 @@ class CudaBackend final : public Backend {
         a.head_dim = head_dim;
         a.scale = scale;
         a.causal = causal;
+        a.self_extend_window = extras.window;
+        a.q_group = extras.q_group;
+        a.k_group = extras.k_group;
+        a.q_group_future = extras.q_group_future;
+        a.k_group_future = extras.k_group_future;
+        a.length_scaling_base = extras.length_scaling_base;
         run([&](cudaStream_t s, std::string* e) { return cuda::attention(a, s, e); });
     }
     void swiglu(const Tensor& out, const Tensor& gate, const Tensor& up) override {

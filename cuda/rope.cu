@@ -16,7 +16,8 @@ struct RopeParams {
     int n_heads, head_dim, half;
     const float* cos;
     const float* sin;
-    int64_t seq_stride;
+    const int64_t* first_row;  // per sequence, or null
+    int group, offset;         // position = index / group + offset
 };
 
 // One token row per block (grid-stride), threads over the (head, pair) pairs of the row.
@@ -24,7 +25,10 @@ template <class T, bool kInterleaved>
 __global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
     for (int64_t r = p.first + blockIdx.x; r < p.last; r += gridDim.x) {
         const int s = seq_of(p.cu_seqlens, p.n_seqs, r);
-        const int64_t t = s * p.seq_stride + (r - p.cu_seqlens[s]) * p.half;
+        const int64_t index = r - p.cu_seqlens[s];
+        const int64_t table_row =
+            (p.first_row != nullptr ? p.first_row[s] : 0) + (p.group > 1 ? index / p.group : index) + p.offset;
+        const int64_t t = table_row * p.half;
         const float* cs = p.cos + t;
         const float* sn = p.sin + t;
         T* row = static_cast<T*>(p.x) + r * p.x_stride;
@@ -42,7 +46,7 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const RopeParams p) {
 }  // namespace
 
 ember_status rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const RopeTable& table, const Seqs& seqs,
-                  bool interleaved, cudaStream_t stream, std::string* error) {
+                  bool interleaved, const RopePositions& positions, cudaStream_t stream, std::string* error) {
     EMBER_CU_REQUIRE(n_heads > 0 && head_dim > 0, "rope: n_heads (%d) and head_dim (%d) must be positive", n_heads, head_dim);
     EMBER_CU_REQUIRE(table.half > 0 && 2 * table.half <= head_dim, "rope: rot_dim %d must be in 2..head_dim (%d)",
                      2 * table.half, head_dim);
@@ -54,14 +58,24 @@ ember_status rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const Rope
     if (last <= first) return EMBER_OK;
     EMBER_CU_REQUIRE(first >= 0 && last <= x.rows, "rope: the batch spans rows %lld..%lld of %lld", (long long)first,
                      (long long)last, (long long)x.rows);
-    EMBER_CU_REQUIRE(seqs.max_len <= table.rows, "rope: a sequence of %lld tokens, but the table covers %lld positions",
-                     (long long)seqs.max_len, (long long)table.rows);
-    EMBER_CU_REQUIRE(table.seq_stride == 0 || table.seq_stride >= table.rows * table.half,
-                     "rope: per-sequence tables overlap");
+    EMBER_CU_REQUIRE(positions.group >= 1 && positions.offset >= 0, "rope: positions index / %d + %d",
+                     positions.group, positions.offset);
+    EMBER_CU_REQUIRE(table.first_row == nullptr || table.first_row_host != nullptr,
+                     "rope: per-sequence tables without their host copy");
+    // Every sequence's last position inside the table (host copies of cu_seqlens and first rows).
+    for (int32_t s = 0; s < seqs.n_seqs; ++s) {
+        const int64_t len = seqs.cu_seqlens_host[s + 1] - seqs.cu_seqlens_host[s];
+        if (len <= 0) continue;
+        const int64_t row0 = table.first_row_host != nullptr ? table.first_row_host[s] : 0;
+        const int64_t row_end = row0 + (len - 1) / positions.group + positions.offset;
+        EMBER_CU_REQUIRE(row0 >= 0 && row_end < table.rows, "rope: sequence %d reaches table row %lld of %lld", s,
+                         (long long)row_end, (long long)table.rows);
+    }
     EMBER_CU_REQUIRE(x.data && table.cos && table.sin && seqs.cu_seqlens, "rope: null pointer");
     EMBER_CU_REQUIRE(seqs.n_seqs <= 0x7fffffff, "rope: too many sequences");
-    RopeParams p{x.data, x.stride, seqs.cu_seqlens, seqs.n_seqs, first, last, n_heads, head_dim, table.half,
-                 table.cos, table.sin, table.seq_stride};
+    RopeParams p{x.data,    x.stride,  seqs.cu_seqlens,  seqs.n_seqs,     first,          last,
+                 n_heads,   head_dim,  table.half,       table.cos,       table.sin,      table.first_row,
+                 positions.group, positions.offset};
     const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(last - first, int64_t(1) << 20));
     return with_act_type(x.dtype, "rope", error, [&](auto tag) -> ember_status {
         using T = typename decltype(tag)::type;

@@ -10,11 +10,13 @@
 // as NaN; padding columns hold NaN (reading them would show).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "attention.cuh"
 #include "core/thread_pool.h"
 #include "cuda_test_util.h"
+#include "ops/attention.h"
 
 using namespace ember;
 using namespace ember::cuda;
@@ -208,6 +210,184 @@ TEST_CASE("attention: real shapes (16 heads of 128, GQA 2, sequences of 512 and 
     check_problem(make_problem({{256, 33}, 8, 8, 64}, false, EMBER_DTYPE_BF16, seed += 3));
 }
 
+namespace {
+
+// SelfExtend and length scaling against the CPU twin (cpu::attention_ref, float64 on the same
+// rounded operands). The kernels do not care that q_group etc. are rotations of q and k (that is
+// the rope op's business, checked in test_cuda_ops), so all seven operands are independent random
+// tensors here: a pair scored from the wrong operand shows at once.
+struct SeProblem {
+    std::vector<int32_t> cu;
+    int32_t heads, kv_heads, dim, window, length_base;
+    bool causal;
+    int32_t dtype;
+    int64_t rows, qs, ks, vs, os;
+    std::vector<float> q, k, v, qg, kg, qf, kf;  // rounded to dtype; NaN padding
+};
+
+SeProblem make_se(const std::vector<int32_t>& lengths, int32_t heads, int32_t kv_heads, int32_t dim, int32_t window,
+                  int32_t length_base, bool causal, int32_t dtype, uint64_t seed) {
+    SeProblem p{{0}, heads, kv_heads, dim, window, length_base, causal, dtype, 0, 0, 0, 0, 0, {}, {}, {}, {}, {}, {}, {}};
+    for (int32_t len : lengths) p.cu.push_back(p.cu.back() + len);
+    p.rows = p.cu.back();
+    const int64_t qw = int64_t(heads) * dim, kw = int64_t(kv_heads) * dim;
+    p.qs = qw + 8;
+    p.ks = kw + 8;
+    p.vs = kw + 16;
+    p.os = qw + 8;
+    auto fill = [&](std::vector<float>& x, int64_t width, int64_t stride, uint64_t s) {
+        x = rounded(dtype, test::random_floats(static_cast<size_t>(p.rows * stride), s, 1.0f));
+        for (int64_t r = 0; r < p.rows; ++r)
+            for (int64_t j = width; j < stride; ++j) x[r * stride + j] = NAN;
+    };
+    fill(p.q, qw, p.qs, seed);
+    fill(p.k, kw, p.ks, seed + 1);
+    fill(p.v, kw, p.vs, seed + 2);
+    fill(p.qg, qw, p.qs, seed + 3);
+    fill(p.kg, kw, p.ks, seed + 4);
+    fill(p.qf, qw, p.qs, seed + 5);
+    fill(p.kf, kw, p.ks, seed + 6);
+    return p;
+}
+
+ember_attention_params se_params(const SeProblem& p, float* out, bool self_extend) {
+    ember_attention_params a{};
+    a.q = p.q.data();
+    a.k = p.k.data();
+    a.v = p.v.data();
+    a.out = out;
+    a.q_stride = p.qs;
+    a.k_stride = p.ks;
+    a.v_stride = p.vs;
+    a.out_stride = p.os;
+    a.cu_seqlens = p.cu.data();
+    a.n_seqs = static_cast<int32_t>(p.cu.size() - 1);
+    a.n_heads = p.heads;
+    a.n_kv_heads = p.kv_heads;
+    a.head_dim = p.dim;
+    a.scale = static_cast<float>(1.0 / std::sqrt(double(p.dim)));
+    a.causal = p.causal ? 1 : 0;
+    a.length_scaling_base = p.length_base;
+    if (self_extend) {
+        a.self_extend_window = p.window;
+        a.q_group = p.qg.data();
+        a.k_group = p.kg.data();
+        a.q_group_future = p.qf.data();
+        a.k_group_future = p.kf.data();
+        a.q_group_stride = a.q_group_future_stride = p.qs;
+        a.k_group_stride = a.k_group_future_stride = p.ks;
+    }
+    return a;
+}
+
+// Runs `path` on the device; returns the dense outputs (rows x heads * dim).
+std::vector<float> run_se(const SeProblem& p, AttentionPath path, bool self_extend, bool* applies) {
+    const int64_t qw = int64_t(p.heads) * p.dim, kw = int64_t(p.kv_heads) * p.dim;
+    DeviceArray dq(p.dtype, p.q), dk(p.dtype, p.k), dv(p.dtype, p.v), dqg(p.dtype, p.qg), dkg(p.dtype, p.kg),
+        dqf(p.dtype, p.qf), dkf(p.dtype, p.kf), dout(p.dtype, static_cast<size_t>(p.rows * p.os));
+    DeviceVec<int32_t> dcu(p.cu);
+    AttentionArgs a;
+    a.out = dout.tensor(p.rows, qw, p.os);
+    a.q = dq.tensor(p.rows, qw, p.qs);
+    a.k = dk.tensor(p.rows, kw, p.ks);
+    a.v = dv.tensor(p.rows, kw, p.vs);
+    a.seqs.cu_seqlens = dcu.data();
+    a.seqs.cu_seqlens_host = p.cu.data();
+    a.seqs.n_seqs = static_cast<int32_t>(p.cu.size() - 1);
+    a.seqs.total_tokens = p.rows;
+    for (size_t s = 0; s + 1 < p.cu.size(); ++s) a.seqs.max_len = std::max<int64_t>(a.seqs.max_len, p.cu[s + 1] - p.cu[s]);
+    a.n_heads = p.heads;
+    a.n_kv_heads = p.kv_heads;
+    a.head_dim = p.dim;
+    a.scale = static_cast<float>(1.0 / std::sqrt(double(p.dim)));
+    a.causal = p.causal;
+    a.length_scaling_base = p.length_base;
+    if (self_extend) {
+        a.self_extend_window = p.window;
+        a.q_group = dqg.tensor(p.rows, qw, p.qs);
+        a.k_group = dkg.tensor(p.rows, kw, p.ks);
+        if (!p.causal) {
+            a.q_group_future = dqf.tensor(p.rows, qw, p.qs);
+            a.k_group_future = dkf.tensor(p.rows, kw, p.ks);
+        }
+    }
+    *applies = attention_path_applies(a, path);
+    if (!*applies) return {};
+    std::string err;
+    REQUIRE_MESSAGE(attention_with(a, path, nullptr, &err) == EMBER_OK, err);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    return dense(dout.get(), p.rows, qw, p.os);
+}
+
+// max |got - ref| over max_j sum p_j |v_j| (the CPU tests' measure); NaN never passes.
+double se_error(const SeProblem& p, const std::vector<float>& got, bool self_extend) {
+    const int64_t qw = int64_t(p.heads) * p.dim;
+    std::vector<float> ref(static_cast<size_t>(p.rows * p.os)), terms(ref.size());
+    ember_attention_params a = se_params(p, ref.data(), self_extend);
+    cpu::attention_ref(a);
+    SeProblem abs_p = p;
+    for (float& x : abs_p.v) x = std::isnan(x) ? x : std::fabs(x);
+    ember_attention_params b = se_params(abs_p, terms.data(), self_extend);
+    cpu::attention_ref(b);
+    double diff = 0, scale = 0;
+    for (int64_t r = 0; r < p.rows; ++r)
+        for (int64_t c = 0; c < qw; ++c) {
+            const float x = got[r * qw + c], y = ref[r * p.os + c];
+            if (!std::isfinite(x)) return INFINITY;
+            diff = std::max(diff, std::fabs(double(x) - y));
+            scale = std::max(scale, double(terms[r * p.os + c]));
+        }
+    return diff / scale;
+}
+
+}  // namespace
+
+// f32: the same 1e-5 of the terms the CPU kernels are held to (the generic path computes in f32
+// like them). bf16 operands are compared with the twin run on the same rounded values: the output
+// is rounded to bf16 (2^-9 of |out| <= the terms), and the flash path also rounds P to bf16 for
+// P V (another 2^-9 of the terms), so 6e-3 of the terms.
+TEST_CASE("attention: SelfExtend (generic path) and length scaling (both paths) match the CPU twin") {
+    uint64_t seed = test::test_seed() + 900;
+    INFO("seed " << seed);
+    struct Shape {
+        int32_t heads, kv_heads, dim;
+    };
+    for (const Shape sh : {Shape{4, 2, 64}, Shape{8, 2, 128}, Shape{2, 1, 16}})
+        for (int32_t window : {4, 64})
+            for (bool causal : {true, false})
+                for (int32_t dt : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16}) {
+                    const SeProblem p = make_se({300, window + 1, 97, 1}, sh.heads, sh.kv_heads, sh.dim, window,
+                                                window == 4 ? 64 : 0, causal, dt, seed += 11);
+                    INFO("heads " << sh.heads << "/" << sh.kv_heads << " dim " << sh.dim << " W " << window << " causal "
+                                  << causal << (dt == EMBER_DTYPE_BF16 ? " bf16" : " f32"));
+                    const double tol = dt == EMBER_DTYPE_BF16 ? 6e-3 : 1e-5;
+                    bool applies = false;
+                    const std::vector<float> se = run_se(p, AttentionPath::Generic, true, &applies);
+                    REQUIRE(applies);
+                    CHECK(se_error(p, se, true) <= tol);
+                    bool flash = true;
+                    run_se(p, AttentionPath::Flash, true, &flash);
+                    CHECK_FALSE(flash);  // SelfExtend runs on the generic path
+                    // Without SelfExtend (length scaling alone where set), every path that applies.
+                    for (AttentionPath path : {AttentionPath::Flash, AttentionPath::Generic}) {
+                        const std::vector<float> plain = run_se(p, path, false, &applies);
+                        if (applies) CHECK(se_error(p, plain, false) <= tol);
+                    }
+                }
+}
+
+TEST_CASE("attention: SelfExtend with a window covering the sequences is the plain kernel, bit for bit") {
+    uint64_t seed = test::test_seed() + 950;
+    for (bool causal : {true, false}) {
+        const SeProblem p = make_se({300, 65, 1}, 8, 2, 64, 300, 0, causal, EMBER_DTYPE_F32, seed += 7);
+        bool applies = false;
+        const std::vector<float> se = run_se(p, AttentionPath::Generic, true, &applies);
+        const std::vector<float> plain = run_se(p, AttentionPath::Generic, false, &applies);
+        REQUIRE(se.size() == plain.size());
+        CHECK(std::memcmp(se.data(), plain.data(), se.size() * sizeof(float)) == 0);
+    }
+}
+
 TEST_CASE("attention rejects bad arguments without launching [host]") {
     std::vector<int32_t> cu{0, 4};
     float dummy[64];
@@ -236,4 +416,16 @@ TEST_CASE("attention rejects bad arguments without launching [host]") {
     bad.head_dim = 512;
     CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK_FALSE(attention_flash_applies(a));  // f32: generic only
+    bad = a;
+    bad.self_extend_window = 4;  // SelfExtend without its grouped q / k
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    bad.q_group = bad.q_group_future = a.q;
+    bad.k_group = a.k;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);  // bidirectional: k_group_future too
+    bad.causal = true;
+    bad.k_group = Tensor{dummy, EMBER_DTYPE_F32, 4, 8, 16};
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);  // wrong width
+    bad = a;
+    bad.length_scaling_base = -1;
+    CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
 }

@@ -142,7 +142,7 @@ TEST_CASE("layernorm in place") {
     }
 }
 
-TEST_CASE("rope matches rope_ref: both pair layouts, partial rotation, per-sequence tables") {
+TEST_CASE("rope matches rope_ref: both pair layouts, partial rotation, per-sequence tables, grouped positions") {
     uint64_t seed = test::test_seed() + 20;
     struct C {
         std::vector<int32_t> lengths;
@@ -153,26 +153,33 @@ TEST_CASE("rope matches rope_ref: both pair layouts, partial rotation, per-seque
         for (const C& c : cases)
             for (int interleaved = 0; interleaved < 2; ++interleaved)
                 for (bool per_seq : {false, true}) {
+                    const RopePositions pos = per_seq ? RopePositions{3, 2} : RopePositions{};
                     INFO(nm(dt) << " heads " << c.heads << " dim " << c.dim << " rot " << c.rot << " interleaved "
-                                << interleaved << " per-seq " << per_seq);
+                                << interleaved << " per-seq (and grouped positions) " << per_seq);
                     const std::vector<int32_t> cu = cu_of(c.lengths);
                     const int64_t rows = cu.back(), width = int64_t(c.heads) * c.dim, xs = width + 4, half = c.rot / 2;
                     const int64_t max_len = *std::max_element(c.lengths.begin(), c.lengths.end());
-                    const int64_t table_rows = max_len + 3, seq_stride = per_seq ? table_rows * half + 7 : 0;
-                    const size_t table_size = static_cast<size_t>(per_seq ? seq_stride * c.lengths.size() : table_rows * half);
+                    const int64_t per_table = max_len + 3;  // rows of each sequence's table (a gap between them)
+                    std::vector<int64_t> first_row;
+                    for (size_t i = 0; i < c.lengths.size(); ++i) first_row.push_back(static_cast<int64_t>(i) * per_table);
+                    const int64_t table_rows = per_seq ? per_table * static_cast<int64_t>(c.lengths.size()) : per_table;
+                    const size_t table_size = static_cast<size_t>(table_rows * half);
                     const std::vector<float> cs = test::random_floats(table_size, seed += 3, 1.0f),
                                              sn = test::random_floats(table_size, seed += 3, 1.0f);
                     std::vector<float> x = rounded(dt, test::random_floats(rows * xs, seed += 3, 2.0f));
                     DeviceArray dx(dt, x);
                     DeviceVec<float> dc(cs), ds(sn);
                     DeviceVec<int32_t> dcu(cu);
-                    RopeTable t{dc.data(), ds.data(), table_rows, seq_stride, static_cast<int32_t>(half)};
+                    DeviceVec<int64_t> dfirst(first_row);
+                    RopeTable t{dc.data(), ds.data(), table_rows, per_seq ? dfirst.data() : nullptr,
+                                per_seq ? first_row.data() : nullptr, static_cast<int32_t>(half)};
                     std::string err;
                     REQUIRE_MESSAGE(rope(dx.tensor(rows, width, xs), c.heads, c.dim, t, seqs_of(cu, dcu.data()),
-                                         interleaved != 0, nullptr, &err) == EMBER_OK,
+                                         interleaved != 0, pos, nullptr, &err) == EMBER_OK,
                                     err);
                     ember_rope_params p{x.data(), xs, cu.data(), static_cast<int32_t>(c.lengths.size()), c.heads, c.dim, c.rot,
-                                        cs.data(), sn.data(), table_rows, seq_stride, 0, interleaved};
+                                        cs.data(), sn.data(), table_rows, per_seq ? first_row.data() : nullptr,
+                                        pos.offset, interleaved, pos.group};
                     cpu::rope_ref(p);
                     CHECK(test::rel_error(dense(dx.get(), rows, width, xs), dense(x, rows, width, xs)) <= tol(dt));
                 }
@@ -550,6 +557,8 @@ TEST_CASE("ops reject bad arguments without launching [host]") {
     s.n_seqs = 1;
     s.max_len = 2;
     CHECK(pool(a, a, s, nullptr, 7, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
-    RopeTable t{dummy, dummy, 1, 0, 2};  // one position, sequences of two
-    CHECK(rope(a, 1, 4, t, s, false, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    RopeTable t{dummy, dummy, 1, nullptr, nullptr, 2};  // one position, sequences of two
+    CHECK(rope(a, 1, 4, t, s, false, {}, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    t.rows = 2;
+    CHECK(rope(a, 1, 4, t, s, false, {1, 1}, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);  // positions 1, 2
 }

@@ -50,9 +50,25 @@ struct Seqs {
 struct RopeTable {
     const float* cos = nullptr;
     const float* sin = nullptr;
-    int64_t rows = 0;        // positions covered per table
-    int64_t seq_stride = 0;  // 0: shared by all sequences
-    int32_t half = 0;        // rot_dim / 2
+    int64_t rows = 0;                         // rows the tables hold
+    const int64_t* first_row = nullptr;       // backend memory, per sequence; null: all start at row 0
+    const int64_t* first_row_host = nullptr;  // the same on the host (launch checks), when first_row is set
+    int32_t half = 0;                         // rot_dim / 2
+};
+
+// Which position a token rotates to: index / group + offset (group 1: the ordinary positions).
+struct RopePositions {
+    int32_t group = 1;
+    int32_t offset = 0;
+};
+
+// Attention variants beyond plain softmax(q k^T * scale) v (see ember_attention_params).
+struct AttentionExtras {
+    // SelfExtend, on when window > 0: q / k rotated with grouped positions; the *_future pair only
+    // for bidirectional attention.
+    int32_t window = 0;
+    Tensor q_group, k_group, q_group_future, k_group_future;
+    int32_t length_scaling_base = 0;  // > 1: LongEmbed's logits x max(log_base(L), 1)
 };
 
 // The tables of BERT-style input embeddings (see ember_embed_abs_params).
@@ -137,10 +153,10 @@ class Backend {
                          const Tensor& y) = 0;
     // In place on heads of head_dim within each row of x.
     virtual void rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const RopeTable& table,
-                      const Seqs& seqs, bool interleaved) = 0;
+                      const Seqs& seqs, bool interleaved, const RopePositions& positions) = 0;
     virtual void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v,
                            const Seqs& seqs, int32_t n_heads, int32_t n_kv_heads, int32_t head_dim,
-                           float scale, bool causal) = 0;
+                           float scale, bool causal, const AttentionExtras& extras) = 0;
     virtual void swiglu(const Tensor& out, const Tensor& gate, const Tensor& up) = 0;
     // out: n_seqs rows of x.cols floats (F32), pool_start in backend memory or null.
     virtual void pool(const Tensor& out, const Tensor& x, const Seqs& seqs, const int32_t* pool_start,

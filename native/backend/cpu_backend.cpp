@@ -131,7 +131,7 @@ class CpuBackend final : public Backend {
     }
 
     void rope(const Tensor& x, int32_t n_heads, int32_t head_dim, const RopeTable& table, const Seqs& seqs,
-              bool interleaved) override {
+              bool interleaved, const RopePositions& positions) override {
         ember_rope_params p{};
         p.x = x.f32();
         p.x_stride = x.stride;
@@ -143,14 +143,16 @@ class CpuBackend final : public Backend {
         p.cos = table.cos;
         p.sin = table.sin;
         p.table_rows = table.rows;
-        p.table_seq_stride = table.seq_stride;
-        p.pos_offset = 0;
+        p.table_first_row = table.first_row;
+        p.pos_offset = positions.offset;
+        p.pos_group = positions.group;
         p.interleaved = interleaved ? 1 : 0;
         cpu::rope(p, pool_);
     }
 
     void attention(const Tensor& out, const Tensor& q, const Tensor& k, const Tensor& v, const Seqs& seqs,
-                   int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, float scale, bool causal) override {
+                   int32_t n_heads, int32_t n_kv_heads, int32_t head_dim, float scale, bool causal,
+                   const AttentionExtras& extras) override {
         ember_attention_params p{};
         p.q = q.f32();
         p.k = k.f32();
@@ -167,6 +169,19 @@ class CpuBackend final : public Backend {
         p.head_dim = head_dim;
         p.scale = scale;
         p.causal = causal ? 1 : 0;
+        if (extras.window > 0) {
+            require_f32(extras.q_group, "SelfExtend q");
+            p.self_extend_window = extras.window;
+            p.q_group = extras.q_group.f32();
+            p.q_group_stride = extras.q_group.stride;
+            p.k_group = extras.k_group.f32();
+            p.k_group_stride = extras.k_group.stride;
+            p.q_group_future = extras.q_group_future.f32();
+            p.q_group_future_stride = extras.q_group_future.stride;
+            p.k_group_future = extras.k_group_future.f32();
+            p.k_group_future_stride = extras.k_group_future.stride;
+        }
+        p.length_scaling_base = extras.length_scaling_base;
         cpu::attention(p, pool_);
     }
 

@@ -71,7 +71,7 @@ void check_decoder_config(const DecoderConfig& c, const char* where) {
                     c.head_dim <= EMBER_MAX_HEAD_DIM && c.intermediate_size > 0 && c.vocab_size > 0 &&
                     c.max_positions > 0 && std::isfinite(c.rms_eps) && c.rms_eps > 0 && c.rms_eps <= 1 &&
                     std::isfinite(static_cast<float>(c.rms_eps)) && std::isfinite(c.rope.theta) &&
-                    c.rope.theta > 1 && c.rope.factor > 0;
+                    c.rope.theta > 1 && c.rope.factor >= 0 && std::isfinite(c.rope.factor);
     if (!ok)
         fuzz_fail("%s: accepted a config the decoder cannot use (hidden %d, layers %d, heads %d/%d, head_dim %d, "
                   "ffn %d, vocab %d, positions %d, eps %g, theta %g, factor %g)", where, c.hidden_size,

@@ -129,7 +129,7 @@ void BertEncoder::forward(const int32_t* ids, const Seqs& seqs, const Tensor& x)
         backend_.matmul(q, x, L.q, L.q_b.as<float>(), false);
         backend_.matmul(k, x, L.k, L.k_b.as<float>(), false);
         backend_.matmul(v, x, L.v, L.v_b.as<float>(), false);
-        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_heads, c.head_dim, scale, /*causal=*/false);
+        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_heads, c.head_dim, scale, /*causal=*/false, {});
         backend_.matmul(x, attn, L.o, L.o_b.as<float>(), /*accumulate=*/true);
         backend_.layernorm(x, L.ln1_w.as<float>(), L.ln1_b.as<float>(), eps, x);
         backend_.matmul(up, x, L.up, L.up_b.as<float>(), false);

@@ -31,12 +31,13 @@ std::string required_choice(const Json& config, const char* key) {
 
 class Causal2VecModel final : public Model {
   public:
-    Causal2VecModel(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                    std::unique_ptr<WeightSource> weights)
+    Causal2VecModel(const Json& config, const Family& family, const ember_load_options& opts,
+                    std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights)
         : weights_(std::move(weights)) {
         enc_cfg_ = parse_bert_config(required_object(config, "encoder_config"), "config.json encoder_config");
         llm_cfg_ = parse_decoder_config(required_object(config, "llm_config"), "config.json llm_config");
         llm_cfg_.causal = true;  // the LLM keeps its causal mask (family default)
+        apply_long_context_options(llm_cfg_, opts);
 
         const std::string pooling = required_choice(config, "encoder_pooling");
         if (pooling == "mean") {
@@ -273,9 +274,9 @@ class Causal2VecModel final : public Model {
 
 }  // namespace
 
-std::unique_ptr<Model> make_causal2vec_model(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                                             std::unique_ptr<WeightSource> weights) {
-    return std::make_unique<Causal2VecModel>(config, family, std::move(backend), std::move(weights));
+std::unique_ptr<Model> make_causal2vec_model(const Json& config, const Family& family, const ember_load_options& opts,
+                                             std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights) {
+    return std::make_unique<Causal2VecModel>(config, family, opts, std::move(backend), std::move(weights));
 }
 
 }  // namespace ember

@@ -15,7 +15,8 @@
 
 namespace ember {
 
-std::unique_ptr<Model> make_causal2vec_model(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                                             std::unique_ptr<WeightSource> weights);
+// `opts`: the long-context overrides for the LLM (apply_long_context_options).
+std::unique_ptr<Model> make_causal2vec_model(const Json& config, const Family& family, const ember_load_options& opts,
+                                             std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights);
 
 }  // namespace ember

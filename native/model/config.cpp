@@ -27,19 +27,88 @@ RopeConfig parse_rope_config(const Json& j, const std::string& what) {
         std::string type = json_string_or(*s, "rope_type", "", ctx);
         if (type.empty()) type = json_string_or(*s, "type", "default", ctx);
         r.type = type;
-        r.factor = json_number_or(*s, "factor", 1.0, ctx);
+        r.factor = json_number_or(*s, "factor", 0.0, ctx);
         r.original_max_positions = json_int_or(*s, "original_max_position_embeddings", 0, ctx, 0, 1 << 30);
         r.low_freq_factor = json_number_or(*s, "low_freq_factor", r.low_freq_factor, ctx);
         r.high_freq_factor = json_number_or(*s, "high_freq_factor", r.high_freq_factor, ctx);
-        r.beta_fast = json_number_or(*s, "beta_fast", r.beta_fast, ctx);
-        r.beta_slow = json_number_or(*s, "beta_slow", r.beta_slow, ctx);
+        // transformers reads these as `get(...) or default`: 0 means the default too.
+        r.beta_fast = json_number_or(*s, "beta_fast", 0.0, ctx);
+        r.beta_slow = json_number_or(*s, "beta_slow", 0.0, ctx);
+        if (r.beta_fast == 0.0) r.beta_fast = 32.0;
+        if (r.beta_slow == 0.0) r.beta_slow = 1.0;
         r.attention_factor = json_number_or(*s, "attention_factor", 0.0, ctx);
+        r.mscale = json_number_or(*s, "mscale", 0.0, ctx);
+        r.mscale_all_dim = json_number_or(*s, "mscale_all_dim", 0.0, ctx);
         r.truncate = json_bool_or(*s, "truncate", true, ctx);
+        if (json_number_or(*s, "partial_rotary_factor", 1.0, ctx) != 1.0)
+            EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: partial_rotary_factor != 1 is not supported", ctx.c_str());
     }
+    // transformers (standardize_rope_params): a top-level original_max_position_embeddings (Phi-3
+    // style) takes priority for the variants that use one; dynamic NTK never reads it (it scales
+    // from max_position_embeddings).
+    if (r.type == "yarn" || r.type == "llama3")
+        r.original_max_positions = json_int_or(j, "original_max_position_embeddings", r.original_max_positions, what, 0,
+                                               1 << 30);
+    if (r.type == "dynamic") r.original_max_positions = 0;
+    if (json_number_or(j, "partial_rotary_factor", 1.0, what) != 1.0)
+        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: partial_rotary_factor != 1 is not supported", what.c_str());
     if (!(r.theta > 1.0) || !std::isfinite(r.theta))
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope_theta must be > 1", what.c_str());
-    if (!(r.factor > 0.0)) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope factor must be > 0", what.c_str());
+    if (r.factor < 0.0) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope factor must be > 0", what.c_str());
     return r;
+}
+
+namespace {
+
+constexpr int32_t kMaxSelfExtend = 1 << 20;  // keeps grouped positions far from int overflow
+
+}  // namespace
+
+void check_long_context_options(const ember_load_options& o) {
+    EMBER_CHECK_ARG(o.rope_scaling >= EMBER_ROPE_SCALING_MODEL && o.rope_scaling <= EMBER_ROPE_SCALING_LLAMA3,
+                    "rope_scaling %d is not an ember_rope_scaling value", o.rope_scaling);
+    if (o.rope_scaling > EMBER_ROPE_SCALING_NONE)
+        EMBER_CHECK_ARG(std::isfinite(o.rope_factor) && o.rope_factor >= 1.0 && o.rope_factor <= 1e6,
+                        "RoPE scaling factor must be in [1, 1e6], got %g", o.rope_factor);
+    EMBER_CHECK_ARG(o.rope_theta == 0.0 || (std::isfinite(o.rope_theta) && o.rope_theta > 1.0),
+                    "rope_theta must be a finite number > 1 (or 0: the model's), got %g", o.rope_theta);
+    const bool se = o.self_extend_group != 0 || o.self_extend_window != 0;
+    EMBER_CHECK_ARG(!se || (o.self_extend_group >= 1 && o.self_extend_group <= kMaxSelfExtend &&
+                            o.self_extend_window >= 1 && o.self_extend_window <= kMaxSelfExtend),
+                    "SelfExtend needs group size and window in [1, %d], got group %d, window %d", kMaxSelfExtend,
+                    o.self_extend_group, o.self_extend_window);
+    EMBER_CHECK_ARG(o.attention_scaling == 0 || (o.attention_scaling >= 2 && o.attention_scaling <= (1 << 24)),
+                    "attention_scaling must be 0 (off) or a length in [2, 2^24], got %d", o.attention_scaling);
+}
+
+void apply_long_context_options(DecoderConfig& c, const ember_load_options& o) {
+    check_long_context_options(o);
+    RopeConfig& r = c.rope;
+    if (o.rope_theta > 0.0) r.theta = o.rope_theta;
+    if (o.rope_scaling != EMBER_ROPE_SCALING_MODEL) {
+        // The context the model was trained for: what a configured scaling extended from.
+        const int64_t trained = r.original_max_positions > 0 ? r.original_max_positions : c.max_positions;
+        RopeConfig fresh;
+        fresh.theta = r.theta;
+        switch (o.rope_scaling) {
+            case EMBER_ROPE_SCALING_NONE: fresh.type = "default"; break;
+            case EMBER_ROPE_SCALING_LINEAR: fresh.type = "linear"; break;
+            case EMBER_ROPE_SCALING_NTK: fresh.type = "ntk"; break;
+            case EMBER_ROPE_SCALING_DYNAMIC: fresh.type = "dynamic"; break;
+            case EMBER_ROPE_SCALING_YARN: fresh.type = "yarn"; break;
+            default: fresh.type = "llama3"; break;
+        }
+        if (o.rope_scaling != EMBER_ROPE_SCALING_NONE) {
+            fresh.factor = o.rope_factor;
+            fresh.original_max_positions = trained;
+        }
+        r = fresh;
+    }
+    c.self_extend_group = o.self_extend_group;
+    c.self_extend_window = o.self_extend_window;
+    c.attention_scaling = o.attention_scaling;
+    // The override must make sense for this head size, as config.json values must.
+    (void)compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions);
 }
 
 DecoderConfig parse_decoder_config(const Json& j, const std::string& what) {
@@ -110,7 +179,9 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& what) {
     if (!(c.rope.theta > 1.0) || !std::isfinite(c.rope.theta))
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: the RoPE base (rope_theta, GGUF rope.freq_base) must be > 1",
                    what.c_str());
-    if (!(c.rope.factor > 0.0)) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope factor must be > 0", what.c_str());
+    // 0 means "not given" (the scaling variant picks its default); compute_rope_frequencies checks the rest.
+    if (!(c.rope.factor >= 0.0) || !std::isfinite(c.rope.factor))
+        EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: the RoPE scaling factor must be >= 0 and finite", what.c_str());
     // Unsupported RoPE variants fail here, at load, not at the first embed call.
     try {
         (void)compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions);

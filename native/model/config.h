@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ember/ember.h"
 #include "io/json.h"
 
 namespace ember {
@@ -13,15 +14,17 @@ namespace ember {
 // inverse frequencies; it is the only place that interprets `type`.
 struct RopeConfig {
     double theta = 10000.0;
-    std::string type = "default";  // default | linear | dynamic | yarn | llama3
-    double factor = 1.0;
+    std::string type = "default";  // default | linear | ntk | dynamic | yarn | llama3
+    double factor = 0.0;                 // 0: not given (yarn then uses max_positions / original)
     int64_t original_max_positions = 0;  // 0: the model's max_position_embeddings
     double low_freq_factor = 1.0;        // llama3
     double high_freq_factor = 4.0;       // llama3
     double beta_fast = 32.0;             // yarn
     double beta_slow = 1.0;              // yarn
-    double attention_factor = 0.0;       // yarn; 0: derived from factor
-    bool truncate = true;                // yarn
+    double attention_factor = 0.0;       // yarn; 0: derived from factor (and mscale / mscale_all_dim)
+    double mscale = 0.0;                 // yarn, DeepSeek style; 0: not given
+    double mscale_all_dim = 0.0;         // yarn, DeepSeek style; 0: not given
+    bool truncate = true;                // yarn: round the correction range outwards to whole pairs
 };
 
 struct DecoderConfig {
@@ -39,6 +42,10 @@ struct DecoderConfig {
     bool causal = true;
     bool tie_embeddings = false;
     RopeConfig rope;
+    // Run-time options (ember_load_options), not read from config.json.
+    int32_t self_extend_group = 0;   // SelfExtend group size G; 0: off
+    int32_t self_extend_window = 0;  // SelfExtend neighbour window W
+    int32_t attention_scaling = 0;   // > 1: logits x max(log_N(L), 1) with N this value (LongEmbed); 0: off
 };
 
 // Parses a decoder config object (the top level of config.json, or a nested text_config /
@@ -55,6 +62,13 @@ void validate_decoder_config(const DecoderConfig& c, const std::string& what);
 // Reads the rope section in any of the styles published configs use: flat rope_theta +
 // rope_scaling {rope_type|type, ...}, or rope_parameters {rope_theta, rope_type, ...}.
 RopeConfig parse_rope_config(const Json& j, const std::string& what);
+
+// Checks the long-context fields of load options (RoPE override, SelfExtend, attention scaling);
+// throws INVALID_ARGUMENT naming the bad one.
+void check_long_context_options(const ember_load_options& opts);
+// Applies them over what the model's files say: a RoPE scaling override replaces the configured
+// variant (extending from the model's trained context), a base override replaces rope_theta.
+void apply_long_context_options(DecoderConfig& c, const ember_load_options& opts);
 
 // The pooling named by sentence-transformers' 1_Pooling/config.json in `dir`, or -1 when the
 // folder has none. Fails on modes Ember does not implement.

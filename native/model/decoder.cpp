@@ -71,7 +71,8 @@ std::pair<RopeTable, std::shared_ptr<void>> Decoder::rope_table(int64_t rows) co
         // Grow geometrically so a stream of slightly longer batches does not rebuild every time.
         int64_t want = std::max<int64_t>(rows, std::min<int64_t>(std::max<int64_t>(rope_cache_.rows * 2, 512),
                                                                   std::max<int64_t>(rows, config_.max_positions)));
-        RopeFrequencies f = compute_rope_frequencies(config_.rope, config_.head_dim, config_.max_positions, want);
+        // Sequence length 0: the base frequencies (dynamic NTK gives longer sequences tables of their own).
+        RopeFrequencies f = compute_rope_frequencies(config_.rope, config_.head_dim, config_.max_positions, 0);
         std::vector<float> cos, sin;
         build_rope_table(f, want, cos, sin);
         auto c = std::make_shared<Buffer>(backend_.alloc(cos.size() * sizeof(float)));
@@ -84,12 +85,67 @@ std::pair<RopeTable, std::shared_ptr<void>> Decoder::rope_table(int64_t rows) co
     t.cos = rope_cache_.cos->as<float>();
     t.sin = rope_cache_.sin->as<float>();
     t.rows = rope_cache_.rows;
-    t.seq_stride = 0;
     t.half = config_.head_dim / 2;
     // The caller holds both buffers for the duration of its forward pass.
     auto keep = std::make_shared<std::pair<std::shared_ptr<Buffer>, std::shared_ptr<Buffer>>>(rope_cache_.cos,
                                                                                              rope_cache_.sin);
     return {t, keep};
+}
+
+int64_t Decoder::rope_rows(int64_t len, bool self_extend) const {
+    if (!self_extend || len == 0) return len;
+    const int64_t g = config_.self_extend_group, w = config_.self_extend_window;
+    return std::max(len, (len - 1) / g + (w - w / g) + 1);
+}
+
+Decoder::BatchRope Decoder::batch_rope(const Seqs& seqs, bool self_extend) const {
+    BatchRope r;
+    const DecoderConfig& c = config_;
+    const int32_t* cu = seqs.cu_seqlens_host;
+    // Dynamic NTK: a sequence longer than the trained context gets frequencies from its own length
+    // (transformers recomputes them from the longest sequence of a padded batch; per sequence, a
+    // ragged batch gives each sequence what it would get alone). Shorter ones share the base table.
+    int64_t shared_rows = 0, own_rows = 0;
+    const int64_t trained = c.rope.original_max_positions > 0 ? c.rope.original_max_positions : c.max_positions;
+    const bool dynamic = rope_depends_on_length(c.rope);
+    for (int32_t s = 0; s < seqs.n_seqs; ++s) {
+        const int64_t len = cu[s + 1] - cu[s];
+        if (dynamic && len > trained)
+            own_rows += rope_rows(len, self_extend);
+        else
+            shared_rows = std::max(shared_rows, rope_rows(len, self_extend));
+    }
+    if (own_rows == 0) {
+        auto [t, keep] = rope_table(std::max<int64_t>(shared_rows, 1));
+        r.table = t;
+        r.keep = keep;
+        return r;
+    }
+    std::vector<float> cos, sin;
+    append_rope_table(compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, 0), shared_rows, cos, sin);
+    r.first_row_host.assign(static_cast<size_t>(seqs.n_seqs), 0);
+    int64_t at = shared_rows;
+    for (int32_t s = 0; s < seqs.n_seqs; ++s) {
+        const int64_t len = cu[s + 1] - cu[s];
+        if (len <= trained) continue;
+        const int64_t rows = rope_rows(len, self_extend);
+        append_rope_table(compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, len), rows, cos, sin);
+        r.first_row_host[s] = at;
+        at += rows;
+    }
+    r.cos = backend_.alloc(cos.size() * sizeof(float));
+    r.sin = backend_.alloc(sin.size() * sizeof(float));
+    r.first_row = backend_.alloc(r.first_row_host.size() * sizeof(int64_t));
+    backend_.upload(r.cos.data(), cos.data(), cos.size() * sizeof(float));
+    backend_.upload(r.sin.data(), sin.data(), sin.size() * sizeof(float));
+    backend_.upload(r.first_row.data(), r.first_row_host.data(), r.first_row_host.size() * sizeof(int64_t));
+    r.table.cos = r.cos.as<float>();
+    r.table.sin = r.sin.as<float>();
+    r.table.rows = at;
+    r.table.first_row = r.first_row.as<int64_t>();
+    r.table.first_row_host = r.first_row_host.data();
+    r.table.half = c.head_dim / 2;
+    return r;
 }
 
 void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const {
@@ -110,8 +166,40 @@ void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) cons
     // Per-head views for Qwen3's q/k norm: one row per (token, head).
     const Tensor q_heads{q.data, dt, T * c.num_heads, D, D}, k_heads{k.data, dt, T * c.num_kv_heads, D, D};
 
-    auto [table, keep_table] = rope_table(seqs.max_len);
+    // SelfExtend matters only when some pair of tokens is a window or more apart; below that it is
+    // exactly ordinary attention, so it is skipped.
+    const bool se = c.self_extend_window > 0 && seqs.max_len > c.self_extend_window;
+    const BatchRope rope = batch_rope(seqs, se);
     const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+
+    // SelfExtend's grouped q / k (see ember_attention_params): copies of q and k before RoPE,
+    // rotated to grouped positions. They live in the gate / up buffers, idle during attention,
+    // when those are wide enough (every published shape), else in buffers of their own.
+    AttentionExtras extras;
+    extras.length_scaling_base = c.attention_scaling;
+    RopePositions past_q, past_k, future_q, future_k;
+    Buffer se_storage;
+    if (se) {
+        const int64_t g = c.self_extend_group, w = c.self_extend_window, shift = w - w / g;
+        past_q = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
+        past_k = {static_cast<int32_t>(g), 0};
+        future_q = {static_cast<int32_t>(g), 0};
+        future_k = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
+        const int64_t q_cols = c.causal ? Q : 2 * Q, k_cols = c.causal ? KV : 2 * KV;
+        Tensor qs = gate, ks = up;
+        if (q_cols > F || k_cols > F) {
+            se_storage = backend_.alloc(static_cast<size_t>(T * (q_cols + k_cols)) * es);
+            qs = Tensor{se_storage.data(), dt, T, q_cols + k_cols, q_cols + k_cols};
+            ks = qs.cols_view(q_cols, k_cols);
+        }
+        extras.window = c.self_extend_window;
+        extras.q_group = qs.cols_view(0, Q);
+        extras.k_group = ks.cols_view(0, KV);
+        if (!c.causal) {
+            extras.q_group_future = qs.cols_view(Q, Q);
+            extras.k_group_future = ks.cols_view(KV, KV);
+        }
+    }
 
     for (const Layer& L : layers_) {
         backend_.rmsnorm(x, nullptr, L.attn_norm.as<float>(), eps, xn);
@@ -122,9 +210,21 @@ void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) cons
             backend_.rmsnorm(q_heads, nullptr, L.q_norm.as<float>(), eps, q_heads);
             backend_.rmsnorm(k_heads, nullptr, L.k_norm.as<float>(), eps, k_heads);
         }
-        backend_.rope(q, c.num_heads, D, table, seqs, rope_interleaved_);
-        backend_.rope(k, c.num_kv_heads, D, table, seqs, rope_interleaved_);
-        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal);
+        if (se) {
+            backend_.copy_rows(extras.q_group, nullptr, q, nullptr, T);
+            backend_.copy_rows(extras.k_group, nullptr, k, nullptr, T);
+            backend_.rope(extras.q_group, c.num_heads, D, rope.table, seqs, rope_interleaved_, past_q);
+            backend_.rope(extras.k_group, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, past_k);
+            if (!c.causal) {
+                backend_.copy_rows(extras.q_group_future, nullptr, q, nullptr, T);
+                backend_.copy_rows(extras.k_group_future, nullptr, k, nullptr, T);
+                backend_.rope(extras.q_group_future, c.num_heads, D, rope.table, seqs, rope_interleaved_, future_q);
+                backend_.rope(extras.k_group_future, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, future_k);
+            }
+        }
+        backend_.rope(q, c.num_heads, D, rope.table, seqs, rope_interleaved_, {});
+        backend_.rope(k, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, {});
+        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal, extras);
         backend_.matmul(x, attn, L.o, nullptr, /*accumulate=*/true);  // residual add fused
         backend_.rmsnorm(x, nullptr, L.ffn_norm.as<float>(), eps, xn);
         backend_.matmul(gate, xn, L.gate, nullptr, false);

@@ -41,9 +41,21 @@ class Decoder {
         std::shared_ptr<Buffer> cos, sin;
         int64_t rows = 0;
     };
+    // The RoPE tables one forward pass reads: the shared table, plus for dynamic NTK a table per
+    // sequence longer than the trained context, built for this batch.
+    struct BatchRope {
+        RopeTable table;
+        std::shared_ptr<void> keep;  // holds the shared table while the pass runs
+        Buffer cos, sin, first_row;  // the per-batch tables, when there are any
+        std::vector<int64_t> first_row_host;
+    };
 
     // A table covering at least `rows` positions, grown on demand and shared between calls.
     std::pair<RopeTable, std::shared_ptr<void>> rope_table(int64_t rows) const;
+    // Table rows a sequence of `len` tokens reads (more than len with SelfExtend's shifted
+    // grouped positions).
+    int64_t rope_rows(int64_t len, bool self_extend) const;
+    BatchRope batch_rope(const Seqs& seqs, bool self_extend) const;
 
     DecoderConfig config_;
     Backend& backend_;

@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "ember/ember.h"
 #include "io/mapped_file.h"
+#include "model/rope_freqs.h"
 
 namespace ember {
 
@@ -99,9 +100,11 @@ Json describe_decoder(const DecoderConfig& c) {
     rope["theta"] = c.rope.theta;
     rope["type"] = c.rope.type;
     if (c.rope.type != "default") {
-        rope["factor"] = c.rope.factor;
+        if (c.rope.factor > 0) rope["factor"] = c.rope.factor;
         if (c.rope.original_max_positions > 0) rope["original_max_positions"] = c.rope.original_max_positions;
     }
+    if (c.rope.type == "yarn")
+        rope["attention_factor"] = compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions).attention_factor;
     Json d = Json::object();
     d["model_type"] = c.model_type;
     d["hidden_size"] = c.hidden_size;
@@ -116,6 +119,13 @@ Json describe_decoder(const DecoderConfig& c) {
     d["qk_norm"] = c.qk_norm;
     d["rms_norm_eps"] = c.rms_eps;
     d["rope"] = rope;
+    if (c.self_extend_window > 0) {
+        Json se = Json::object();
+        se["group"] = c.self_extend_group;
+        se["window"] = c.self_extend_window;
+        d["self_extend"] = se;
+    }
+    if (c.attention_scaling > 0) d["attention_scaling"] = c.attention_scaling;
     return d;
 }
 

@@ -89,6 +89,7 @@ std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_o
         spec.decoder = parse_decoder_config(config, "config.json");
         if (family.attention != AttentionDefault::FromConfig)
             spec.decoder.causal = family.attention == AttentionDefault::Causal;
+        apply_long_context_options(spec.decoder, opts);
         spec.family = family.name;
         spec.pooling = family.pooling;
         const int32_t st_pooling = read_st_pooling(dir);
@@ -99,8 +100,8 @@ std::unique_ptr<Model> load_hf_folder(const std::string& dir, const ember_load_o
     } else {
         auto weights = make_safetensors_source(SafetensorsArchive::open_dir(dir));
         model = family.kind == FamilyKind::NvEmbed
-                    ? make_nvembed_model(config, family, make_backend(opts), std::move(weights))
-                    : make_causal2vec_model(config, family, make_backend(opts), std::move(weights));
+                    ? make_nvembed_model(config, family, opts, make_backend(opts), std::move(weights))
+                    : make_causal2vec_model(config, family, opts, make_backend(opts), std::move(weights));
     }
     model->set_description(describe(*model, family, config, dir));
     return model;
@@ -117,7 +118,8 @@ bool looks_like_gguf(const std::string& path) {
 
 std::unique_ptr<Model> load_gguf(const std::string& path, const ember_load_options& opts) {
     auto file = GgufFile::open(path);
-    const DecoderModelSpec spec = gguf_decoder_spec(*file);
+    DecoderModelSpec spec = gguf_decoder_spec(*file);
+    apply_long_context_options(spec.decoder, opts);
     // Parse and check everything from the file before allocating a backend.
     auto weights = make_gguf_source(std::move(file));
     auto model = make_decoder_model(spec, make_backend(opts), std::move(weights));
@@ -132,6 +134,7 @@ std::unique_ptr<Model> load_gguf(const std::string& path, const ember_load_optio
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::string& path, const ember_load_options& opts) {
+    check_long_context_options(opts);  // bad options fail before any file is read
     if (is_directory(path)) return load_hf_folder(path, opts);
     if (!file_exists(path)) EMBER_FAIL(EMBER_ERR_MODEL_NOT_FOUND, "model path %s does not exist", path.c_str());
     if (ends_with(path, ".gguf") || looks_like_gguf(path)) return load_gguf(path, opts);

@@ -71,14 +71,15 @@ const char* kLatentPrefix = "latent_attention_model.";
 
 class NvEmbedModel final : public Model {
   public:
-    NvEmbedModel(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                 std::unique_ptr<WeightSource> weights)
+    NvEmbedModel(const Json& config, const Family& family, const ember_load_options& opts,
+                 std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights)
         : weights_(std::move(weights)) {
         const Json* text = json_find(config, "text_config");
         if (text == nullptr)
             EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "config.json: NV-Embed needs a \"text_config\" (the Mistral backbone)");
         text_ = parse_decoder_config(*text, "config.json text_config");
         text_.causal = false;  // NV-Embed removes the causal mask (family default, whatever text_config says)
+        apply_long_context_options(text_, opts);
         latent_ = parse_latent_config(config);
         const int64_t d = text_.hidden_size;
         if (latent_.latent_dim != d || latent_.hidden_dim != d)
@@ -306,9 +307,9 @@ LatentFold fold_latent_attention(Backend& be, const LatentRaw& w) {
     return out;
 }
 
-std::unique_ptr<Model> make_nvembed_model(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                                          std::unique_ptr<WeightSource> weights) {
-    return std::make_unique<NvEmbedModel>(config, family, std::move(backend), std::move(weights));
+std::unique_ptr<Model> make_nvembed_model(const Json& config, const Family& family, const ember_load_options& opts,
+                                          std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights) {
+    return std::make_unique<NvEmbedModel>(config, family, opts, std::move(backend), std::move(weights));
 }
 
 }  // namespace ember

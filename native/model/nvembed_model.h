@@ -13,8 +13,9 @@
 
 namespace ember {
 
-std::unique_ptr<Model> make_nvembed_model(const Json& config, const Family& family, std::unique_ptr<Backend> backend,
-                                          std::unique_ptr<WeightSource> weights);
+// `opts`: the long-context overrides for the backbone (apply_long_context_options).
+std::unique_ptr<Model> make_nvembed_model(const Json& config, const Family& family, const ember_load_options& opts,
+                                          std::unique_ptr<Backend> backend, std::unique_ptr<WeightSource> weights);
 
 // The latent block's attention weights as stored (host memory), and the fold that turns them into
 // the kernel's score / value matrices (see ember_latent_pool_params):

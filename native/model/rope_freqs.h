@@ -15,13 +15,20 @@ struct RopeFrequencies {
 };
 
 // `seq_len` matters only for dynamic scaling (the sequence's own length); `max_positions` is
-// the model's max_position_embeddings.
+// the model's max_position_embeddings. Throws MODEL_UNSUPPORTED for unknown variants and
+// MODEL_MALFORMED for parameters that give no usable frequencies.
 RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions,
                                          int64_t seq_len);
+
+// Whether the frequencies depend on the sequence length (dynamic NTK): then every sequence longer
+// than the trained context needs a table of its own.
+bool rope_depends_on_length(const RopeConfig& rope);
 
 // Tables for positions [0, rows): cos[p * half + j] = cos(p * inv_freq[j]) * attention_factor.
 // The angle is the float32 product p * inv_freq[j] (as transformers forms it); cos and sin of
 // that angle are evaluated in double and rounded once.
 void build_rope_table(const RopeFrequencies& f, int64_t rows, std::vector<float>& cos, std::vector<float>& sin);
+// The same rows appended after what the vectors already hold (several tables in one array).
+void append_rope_table(const RopeFrequencies& f, int64_t rows, std::vector<float>& cos, std::vector<float>& sin);
 
 }  // namespace ember

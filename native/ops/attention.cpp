@@ -52,6 +52,16 @@ AttentionPlan plan_attention(const ember_attention_params& p, int threads) {
     plan.v_off = take(plan.bk * plan.dp);
     plan.m_off = take(rows);
     plan.l_off = take(rows);
+    if (p.self_extend_window > 0) {
+        plan.qg_off = take(rows * d);
+        plan.s2_off = take(rows * plan.bk);
+        plan.k2_off = take(plan.bk * d);
+        if (!p.causal) {
+            plan.qf_off = take(rows * d);
+            plan.s3_off = take(rows * plan.bk);
+            plan.k3_off = take(plan.bk * d);
+        }
+    }
     plan.scratch_floats = at;
     return plan;
 }
@@ -79,6 +89,18 @@ void validate(const ember_attention_params& p) {
     check_rows("attention: k", p.k, rows, kv_width, p.k_stride);
     check_rows("attention: v", p.v, rows, kv_width, p.v_stride);
     check_rows("attention: out", p.out, rows, q_width, p.out_stride);
+    EMBER_CHECK_ARG(p.self_extend_window >= 0, "attention: self_extend_window is negative (%d)", p.self_extend_window);
+    if (p.self_extend_window > 0) {
+        check_rows("attention: q_group", p.q_group, rows, q_width, p.q_group_stride);
+        check_rows("attention: k_group", p.k_group, rows, kv_width, p.k_group_stride);
+        if (!p.causal) {
+            check_rows("attention: q_group_future", p.q_group_future, rows, q_width, p.q_group_future_stride);
+            check_rows("attention: k_group_future", p.k_group_future, rows, kv_width, p.k_group_future_stride);
+        }
+        // check_rows lets a null pointer through for an empty batch; the kernels never read it then.
+    }
+    EMBER_CHECK_ARG(p.length_scaling_base >= 0, "attention: length_scaling_base is negative (%d)",
+                    p.length_scaling_base);
 }
 
 void attention(const ember_attention_params& p, ThreadPool& pool) { attention(p, pool, active_isa()); }
@@ -115,18 +137,27 @@ void attention_ref(const ember_attention_params& p) {
     std::vector<double> scores, acc(static_cast<size_t>(d));
     for (int32_t s = 0; s < p.n_seqs; ++s) {
         const int64_t start = p.cu_seqlens[s], len = p.cu_seqlens[s + 1] - start;
+        const double scale = sequence_scale(p, len);
         for (int64_t h = 0; h < p.n_heads; ++h) {
             const int64_t kvh = h / group;
             for (int64_t i = 0; i < len; ++i) {
-                const float* q = p.q + (start + i) * p.q_stride + h * d;
                 const int64_t visible = p.causal ? i + 1 : len;
                 scores.assign(static_cast<size_t>(visible), 0.0);
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < visible; ++j) {
-                    const float* k = p.k + (start + j) * p.k_stride + kvh * d;
+                    // SelfExtend: the product of the pair's kind (ordinary inside the window).
+                    const int kind = p.self_extend_window > 0 ? score_kind(i, j, p.self_extend_window) : kScoreNear;
+                    const float* q = kind == kScoreNear ? p.q + (start + i) * p.q_stride
+                                     : kind == kScorePast ? p.q_group + (start + i) * p.q_group_stride
+                                                          : p.q_group_future + (start + i) * p.q_group_future_stride;
+                    const float* k = kind == kScoreNear ? p.k + (start + j) * p.k_stride
+                                     : kind == kScorePast ? p.k_group + (start + j) * p.k_group_stride
+                                                          : p.k_group_future + (start + j) * p.k_group_future_stride;
+                    q += h * d;
+                    k += kvh * d;
                     double dot = 0.0;
                     for (int64_t c = 0; c < d; ++c) dot += static_cast<double>(q[c]) * k[c];
-                    scores[j] = dot * p.scale;
+                    scores[j] = dot * scale;
                     mx = std::max(mx, scores[j]);
                 }
                 double sum = 0.0;

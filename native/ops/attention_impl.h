@@ -16,9 +16,21 @@
 //   epilogue   out = O / l
 // Memory per thread: rows x (head_dim + bk + padded head_dim) plus two bk x head_dim tiles,
 // whatever the sequence length.
+//
+// SelfExtend (ember_attention_params): RoPE is applied before attention, so a score with grouped
+// positions needs q and k rotated to those positions; the caller passes them rotated (q_group,
+// k_group, and for keys after the query q_group_future, k_group_future: model/decoder.cpp makes
+// them with the rope op's grouped positions), and the kernel picks, per pair, which product is
+// the score. A key tile is classified against the query tile: entirely inside the window (the
+// ordinary product, exactly the plain kernel's work), entirely before / after it (one grouped
+// product instead), or a boundary tile, which computes each product it needs into its own S
+// buffer and takes each pair's score from the right one. Only boundary tiles cost extra, and
+// there are a few per query tile whatever L is; no L x L buffer.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <initializer_list>
 
 #include "ember/kernels.h"
 
@@ -38,7 +50,38 @@ struct AttentionPlan {
     // Scratch: Q (rows x head_dim), S (rows x bk), O (rows x dp), K panels (bk x head_dim),
     // V tile (bk x dp), running max and sum (rows each); rows = group * bq.
     int64_t q_off, s_off, o_off, k_off, v_off, m_off, l_off, scratch_floats;
+    // SelfExtend only (else 0): the grouped Q tiles, and for boundary tiles a second and third
+    // S and K panel buffer (past / future grouped products).
+    int64_t qg_off, qf_off, s2_off, s3_off, k2_off, k3_off;
 };
+
+// SelfExtend's score kinds: the ordinary product inside the window, grouped ones beyond it.
+enum AttentionScoreKind : int { kScoreNear = 1, kScorePast = 2, kScoreFuture = 4 };
+
+// The kind of the pair (query i, key j) for window w.
+inline int score_kind(int64_t i, int64_t j, int64_t w) {
+    return i - j >= w ? kScorePast : j - i >= w ? kScoreFuture : kScoreNear;
+}
+
+// The kinds among queries [q0, q1] and keys [k0, k1] (causal: keys past a query are masked and do
+// not count); kScoreNear alone without SelfExtend.
+inline int tile_score_kinds(const ember_attention_params& p, int64_t q0, int64_t q1, int64_t k0, int64_t k1) {
+    if (p.self_extend_window <= 0) return kScoreNear;
+    const int64_t w = p.self_extend_window;
+    int kinds = 0;
+    if (k0 <= q1 - w) kinds |= kScorePast;
+    if (!p.causal && k1 >= q0 + w) kinds |= kScoreFuture;
+    if (k0 <= (p.causal ? q1 : q1 + w - 1) && k1 >= q0 - w + 1) kinds |= kScoreNear;
+    return kinds;
+}
+
+// The softmax scale of a sequence of `len` tokens: scale, times LongEmbed's max(log_base(len), 1)
+// when length_scaling_base > 1.
+inline float sequence_scale(const ember_attention_params& p, int64_t len) {
+    if (p.length_scaling_base <= 1 || len <= 1) return p.scale;
+    const double f = std::log(static_cast<double>(len)) / std::log(static_cast<double>(p.length_scaling_base));
+    return static_cast<float>(static_cast<double>(p.scale) * (f > 1.0 ? f : 1.0));
+}
 
 struct AttentionKernels {
     const char* name;
@@ -104,10 +147,11 @@ struct Attention {
     // Asks for the K and V rows of the next key tile to be brought into L2 while this one is
     // computed: consecutive rows are n_kv_heads * head_dim floats apart (4 KiB for Qwen3-0.6B),
     // too far apart for the hardware prefetchers.
-    static void prefetch_tile(const ember_attention_params& p, int64_t start, int32_t kv_head, int64_t kt0, int64_t kn) {
+    static void prefetch_tile(const ember_attention_params& p, const float* k, int64_t k_stride, int64_t start,
+                              int32_t kv_head, int64_t kt0, int64_t kn) {
         const int64_t d = p.head_dim;
         for (int64_t j = 0; j < kn; ++j) {
-            const char* kr = reinterpret_cast<const char*>(p.k + (start + kt0 + j) * p.k_stride + kv_head * d);
+            const char* kr = reinterpret_cast<const char*>(k + (start + kt0 + j) * k_stride + kv_head * d);
             const char* vr = reinterpret_cast<const char*>(p.v + (start + kt0 + j) * p.v_stride + kv_head * d);
             for (int64_t b = 0; b < d * 4; b += 64) {
                 _mm_prefetch(kr + b, _MM_HINT_T1);
@@ -126,6 +170,17 @@ struct Attention {
         return imin(kn, q0 + last - kt0 + 1);
     }
 
+    // The q / k operands of one score kind (SelfExtend's grouped ones for past / future keys).
+    static const float* q_of(const ember_attention_params& p, int kind, int64_t& stride) {
+        stride = kind == kScoreNear ? p.q_stride : kind == kScorePast ? p.q_group_stride : p.q_group_future_stride;
+        return kind == kScoreNear ? p.q : kind == kScorePast ? p.q_group : p.q_group_future;
+    }
+    static const float* k_of(const ember_attention_params& p, int kind, int64_t& stride) {
+        stride = kind == kScoreNear ? p.k_stride : kind == kScorePast ? p.k_group_stride : p.k_group_future_stride;
+        return kind == kScoreNear ? p.k : kind == kScorePast ? p.k_group : p.k_group_future;
+    }
+    static int first_kind(int kinds) { return kinds & kScoreNear ? kScoreNear : kinds & kScorePast ? kScorePast : kScoreFuture; }
+
     static void tile(const ember_attention_params& p, const AttentionPlan& plan, int32_t seq,
                      int32_t kv_head, int64_t q0, float* scratch) {
         const int64_t d = p.head_dim, group = plan.group, bk = plan.bk, dp = plan.dp;
@@ -134,6 +189,8 @@ struct Attention {
         const int64_t rows = group * nq;
         const int64_t h0 = static_cast<int64_t>(kv_head) * group;  // first query head
         const int64_t dn = (d + NR - 1) / NR * NR;                  // O columns computed (<= dp)
+        const bool se = p.self_extend_window > 0;
+        const float scale = sequence_scale(p, len);
         float* qb = scratch + plan.q_off;
         float* sb = scratch + plan.s_off;
         float* ob = scratch + plan.o_off;
@@ -141,34 +198,84 @@ struct Attention {
         float* vb = scratch + plan.v_off;
         float* mb = scratch + plan.m_off;
         float* lb = scratch + plan.l_off;
+        // Per score kind: its gathered Q rows and, on boundary tiles, its own S and K panels.
+        float* q_tile[5] = {};
+        float* s_extra[5] = {};
+        float* k_extra[5] = {};
+        q_tile[kScoreNear] = qb;
+        if (se) {
+            q_tile[kScorePast] = scratch + plan.qg_off;
+            s_extra[kScorePast] = scratch + plan.s2_off;
+            k_extra[kScorePast] = scratch + plan.k2_off;
+            if (!p.causal) {
+                q_tile[kScoreFuture] = scratch + plan.qf_off;
+                s_extra[kScoreFuture] = scratch + plan.s3_off;
+                k_extra[kScoreFuture] = scratch + plan.k3_off;
+            }
+        }
 
         // Prologue: row r = h * nq + i holds query q0 + i of head h0 + h.
-        for (int64_t h = 0; h < group; ++h)
-            for (int64_t i = 0; i < nq; ++i)
-                std::memcpy(qb + (h * nq + i) * d, p.q + (start + q0 + i) * p.q_stride + (h0 + h) * d,
-                            static_cast<size_t>(d) * sizeof(float));
+        for (int kind : {kScoreNear, kScorePast, kScoreFuture}) {
+            if (q_tile[kind] == nullptr) continue;
+            int64_t qs;
+            const float* q = q_of(p, kind, qs);
+            for (int64_t h = 0; h < group; ++h)
+                for (int64_t i = 0; i < nq; ++i)
+                    std::memcpy(q_tile[kind] + (h * nq + i) * d, q + (start + q0 + i) * qs + (h0 + h) * d,
+                                static_cast<size_t>(d) * sizeof(float));
+        }
         std::memset(ob, 0, static_cast<size_t>(rows * dp) * sizeof(float));
         for (int64_t r = 0; r < rows; ++r) {
             mb[r] = -__builtin_inff();
             lb[r] = 0.0f;
         }
 
-        // Main loop over key tiles.
-        const int64_t kend = p.causal ? q0 + nq : len;
-        const unsigned char* kbase = reinterpret_cast<const unsigned char*>(
-            p.k + start * p.k_stride + static_cast<int64_t>(kv_head) * d);
-        for (int64_t kt0 = 0; kt0 < kend; kt0 += bk) {
-            const int64_t kn = imin(bk, kend - kt0);
+        // S = Q K^T for one score kind into `s`, with the key tile packed into `panels`; each group
+        // of kMR rows only as far as its last query sees.
+        auto scores = [&](int kind, float* s, float* panels, int64_t kt0, int64_t kn) {
+            int64_t ks;
+            const float* k = k_of(p, kind, ks);
+            const unsigned char* kbase = reinterpret_cast<const unsigned char*>(
+                k + start * ks + static_cast<int64_t>(kv_head) * d);
             for (int64_t j = 0; j < kn; j += NR)
-                G::template pack_panel<FmtF32>(kbase + (kt0 + j) * p.k_stride * 4, p.k_stride * 4,
-                                               imin(NR, kn - j), 0, d, kb + (j / NR) * d * NR);
-            prefetch_tile(p, start, kv_head, kt0 + bk, imin(bk, kend - kt0 - bk));
-            // S = Q K^T, each group of kMR rows only as far as its last query sees.
+                G::template pack_panel<FmtF32>(kbase + (kt0 + j) * ks * 4, ks * 4, imin(NR, kn - j), 0, d,
+                                               panels + (j / NR) * d * NR);
+            const float* qk = q_tile[kind];
             for (int64_t i = 0; i < rows; i += kMR) {
                 const int64_t rg = imin(kMR, rows - i), lim = visible(p, q0, nq, i, rg, kt0, kn);
                 for (int64_t j = 0; j < lim; j += NR)
-                    G::micro_rows(rg, d, qb + i * d, d, kb + (j / NR) * d * NR, NR, sb + i * bk + j, bk, NR,
+                    G::micro_rows(rg, d, qk + i * d, d, panels + (j / NR) * d * NR, NR, s + i * bk + j, bk, NR,
                                   false, nullptr);
+            }
+        };
+
+        // Main loop over key tiles.
+        const int64_t kend = p.causal ? q0 + nq : len;
+        for (int64_t kt0 = 0; kt0 < kend; kt0 += bk) {
+            const int64_t kn = imin(bk, kend - kt0);
+            const int kinds = tile_score_kinds(p, q0, q0 + nq - 1, kt0, kt0 + kn - 1);
+            const int first = first_kind(kinds);
+            if (kt0 + bk < kend) {
+                const int64_t nn = imin(bk, kend - kt0 - bk);
+                int64_t ks;
+                const float* k = k_of(p, first_kind(tile_score_kinds(p, q0, q0 + nq - 1, kt0 + bk, kt0 + bk + nn - 1)), ks);
+                prefetch_tile(p, k, ks, start, kv_head, kt0 + bk, nn);
+            }
+            scores(first, sb, kb, kt0, kn);
+            if (kinds != first) {
+                // A boundary tile: the other products, then each pair's score from its kind.
+                for (int kind : {kScorePast, kScoreFuture})
+                    if ((kinds & kind) && kind != first) scores(kind, s_extra[kind], k_extra[kind], kt0, kn);
+                const int64_t w = p.self_extend_window;
+                for (int64_t r = 0; r < rows; ++r) {
+                    const int64_t qpos = q0 + r % nq;
+                    const int64_t cnt = p.causal ? imin(kn, qpos - kt0 + 1) : kn;
+                    float* srow = sb + r * bk;
+                    for (int64_t j = 0; j < cnt; ++j) {
+                        const int kind = score_kind(qpos, kt0 + j, w);
+                        if (kind != first) srow[j] = s_extra[kind][r * bk + j];
+                    }
+                }
             }
 
             for (int64_t r = 0; r < rows; ++r) {
@@ -179,7 +286,7 @@ struct Attention {
                     std::memset(srow, 0, static_cast<size_t>(kn) * sizeof(float));
                     continue;
                 }
-                const float corr = softmax_row(srow, cnt, kn, p.scale, mb[r], lb[r]);
+                const float corr = softmax_row(srow, cnt, kn, scale, mb[r], lb[r]);
                 if (corr != 1.0f) {
                     const T vc = V::set1(corr);
                     float* orow = ob + r * dp;

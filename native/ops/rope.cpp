@@ -22,10 +22,15 @@ void rotate_head(float* x, const float* cos, const float* sin, int64_t half) {
     }
 }
 
-// The cos / sin row for token `row` (an index into x) of sequence `seq`.
+// The table row of the token at `index` within sequence `seq`.
+int64_t table_row(const ember_rope_params& p, int32_t seq, int64_t index) {
+    const int64_t first = p.table_first_row != nullptr ? p.table_first_row[seq] : 0;
+    return first + (p.pos_group > 1 ? index / p.pos_group : index) + p.pos_offset;
+}
+
+// The cos / sin offset for token `row` (an index into x) of sequence `seq`.
 int64_t table_offset(const ember_rope_params& p, int32_t seq, int64_t row) {
-    const int64_t pos = row - p.cu_seqlens[seq] + p.pos_offset;
-    return seq * p.table_seq_stride + pos * (p.rot_dim / 2);
+    return table_row(p, seq, row - p.cu_seqlens[seq]) * (p.rot_dim / 2);
 }
 
 template <bool kInterleaved>
@@ -50,21 +55,19 @@ void validate(const ember_rope_params& p) {
     EMBER_CHECK_ARG(p.interleaved == 0 || p.interleaved == 1, "rope: interleaved must be 0 or 1 (%d)",
                     p.interleaved);
     EMBER_CHECK_ARG(p.pos_offset >= 0, "rope: pos_offset is negative (%d)", p.pos_offset);
+    EMBER_CHECK_ARG(p.pos_group >= 0, "rope: pos_group is negative (%d)", p.pos_group);
     EMBER_CHECK_ARG(p.table_rows >= 0, "rope: table_rows is negative");
-    const int64_t half = p.rot_dim / 2;
-    EMBER_CHECK_ARG(p.table_seq_stride >= 0, "rope: table_seq_stride is negative");
-    EMBER_CHECK_ARG(p.table_seq_stride == 0 || p.table_seq_stride >= p.table_rows * half,
-                    "rope: per-sequence tables overlap (table_seq_stride %lld < %lld rows of %lld)",
-                    static_cast<long long>(p.table_seq_stride), static_cast<long long>(p.table_rows),
-                    static_cast<long long>(half));
     check_rows("rope: x", p.x, rows, static_cast<int64_t>(p.n_heads) * p.head_dim, p.x_stride);
     for (int32_t s = 0; s < p.n_seqs; ++s) {
         const int64_t len = p.cu_seqlens[s + 1] - p.cu_seqlens[s];
         if (len == 0) continue;
         EMBER_CHECK_ARG(p.cos != nullptr && p.sin != nullptr, "rope: cos / sin table is null");
-        const int64_t last = p.pos_offset + len - 1;
+        if (p.table_first_row != nullptr)
+            EMBER_CHECK_ARG(p.table_first_row[s] >= 0, "rope: sequence %d starts at table row %lld", s,
+                            static_cast<long long>(p.table_first_row[s]));
+        const int64_t last = table_row(p, s, len - 1);
         EMBER_CHECK_ARG(last < p.table_rows,
-                        "rope: sequence %d reaches position %lld but the table covers %lld positions", s,
+                        "rope: sequence %d reaches table row %lld but the table has %lld rows", s,
                         static_cast<long long>(last), static_cast<long long>(p.table_rows));
     }
 }

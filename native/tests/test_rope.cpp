@@ -36,25 +36,30 @@ TEST_CASE("rope: fast kernel matches the scalar twin and the rotation formula") 
         for (int32_t rot_dim : {head_dim, head_dim / 2}) {
             for (int32_t interleaved : {0, 1}) {
                 for (bool per_seq : {false, true}) {
-                    for (int32_t pos_offset : {0, 5}) {
+                    for (auto [pos_offset, group] : {std::pair{0, 0}, std::pair{5, 1}, std::pair{0, 3}, std::pair{7, 2}}) {
                         ++index;
                         const int32_t n_heads = 3, half = rot_dim / 2;
-                        const int64_t table_rows = 97 + pos_offset;  // the longest sequence just fits
+                        // The longest sequence just fits each table.
+                        const int64_t table_rows = (group > 1 ? 96 / group : 96) + pos_offset + 1;
                         std::vector<float> cos, sin;
-                        for (int32_t s = 0; s < (per_seq ? n_seqs : 1); ++s)
+                        std::vector<int64_t> first_row;
+                        for (int32_t s = 0; s < (per_seq ? n_seqs : 1); ++s) {
+                            first_row.push_back(s * table_rows);
                             append_tables(cos, sin, table_rows, rot_dim, 1.0 + 0.5 * s);
+                        }
                         const int64_t xs = int64_t{n_heads} * head_dim + 3, rows = cu.back();
                         const std::vector<float> x0 = random_floats(static_cast<size_t>(rows * xs), seed + index);
                         ember_rope_params p{nullptr, xs, cu.data(), n_seqs, n_heads, head_dim, rot_dim,
-                                            cos.data(), sin.data(), table_rows, per_seq ? table_rows * half : 0,
-                                            pos_offset, interleaved};
+                                            cos.data(), sin.data(), static_cast<int64_t>(cos.size() / half),
+                                            per_seq ? first_row.data() : nullptr, pos_offset, interleaved, group};
                         std::vector<float> ref = x0, fast = x0;
                         p.x = ref.data();
                         cpu::rope_ref(p);
                         p.x = fast.data();
                         cpu::rope(p, pool);
                         INFO("seed=" << seed << " head_dim=" << head_dim << " rot_dim=" << rot_dim << " interleaved="
-                                     << interleaved << " per_seq=" << per_seq << " pos_offset=" << pos_offset);
+                                     << interleaved << " per_seq=" << per_seq << " pos_offset=" << pos_offset
+                                     << " group=" << group);
                         // Each output is a*c - b*s: two products and a difference in float against
                         // double, a few ulp of max(|a|, |b|).
                         CHECK(rel_error(fast, ref) <= 4 * kUnitRoundoff * 4);
@@ -65,7 +70,8 @@ TEST_CASE("rope: fast kernel matches the scalar twin and the rotation formula") 
                         bool rest_kept = true;
                         for (int32_t s = 0; s < n_seqs; ++s)
                             for (int64_t r = cu[s]; r < cu[s + 1]; ++r) {
-                                const int64_t pos = r - cu[s] + pos_offset;
+                                const int64_t index = r - cu[s];
+                                const int64_t pos = (group > 1 ? index / group : index) + pos_offset;
                                 const float* c = cos.data() + (per_seq ? s * table_rows * half : 0) + pos * half;
                                 const float* sn = sin.data() + (per_seq ? s * table_rows * half : 0) + pos * half;
                                 for (int32_t h = 0; h < n_heads; ++h) {
@@ -96,7 +102,7 @@ TEST_CASE("rope: invalid parameters are rejected") {
     std::vector<int32_t> cu{0, 3, 5};
     std::vector<float> x(5 * 8, 1.0f), cos, sin;
     append_tables(cos, sin, 4, 8, 1.0);
-    const ember_rope_params good{x.data(), 8, cu.data(), 2, 1, 8, 8, cos.data(), sin.data(), 4, 0, 0, 0};
+    const ember_rope_params good{x.data(), 8, cu.data(), 2, 1, 8, 8, cos.data(), sin.data(), 4, nullptr, 0, 0, 0};
     auto with = validation_probe(good, [](const ember_rope_params& p) { cpu::rope_ref(p); },
                                  [&](const ember_rope_params& p) { cpu::rope(p, pool); });
     CHECK(with([](auto&) {}) == EMBER_OK);
@@ -113,8 +119,19 @@ TEST_CASE("rope: invalid parameters are rejected") {
     CHECK(with([](auto& p) { p.rot_dim = 0; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.x_stride = 7; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.interleaved = 2; }) == EMBER_ERR_INVALID_ARGUMENT);
-    CHECK(with([](auto& p) { p.table_seq_stride = 3; }) == EMBER_ERR_INVALID_ARGUMENT);  // tables overlap
-    CHECK(with([](auto& p) { p.table_seq_stride = -16; }) == EMBER_ERR_INVALID_ARGUMENT);
+    const int64_t first_ok[2] = {0, 2}, first_past[2] = {0, 3}, first_negative[2] = {-1, 0};
+    CHECK(with([&](auto& p) { p.table_first_row = first_ok; }) == EMBER_OK);  // rows 2, 3
+    CHECK(with([&](auto& p) { p.table_first_row = first_past; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([&](auto& p) { p.table_first_row = first_negative; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.pos_group = -2; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) {
+              p.pos_group = 2;
+              p.pos_offset = 2;
+          }) == EMBER_OK);  // positions 2, 2, 3 and 2, 2
+    CHECK(with([](auto& p) {
+              p.pos_group = 2;
+              p.pos_offset = 3;
+          }) == EMBER_ERR_INVALID_ARGUMENT);
     std::vector<int32_t> bad_cu{0, 3, 2};
     CHECK(with([&](auto& p) { p.cu_seqlens = bad_cu.data(); }) == EMBER_ERR_INVALID_ARGUMENT);
 }

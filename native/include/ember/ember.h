@@ -70,14 +70,37 @@ EMBER_API const char* ember_cpu_isa(void);
 
 typedef struct ember_model ember_model;
 
+/* RoPE scaling chosen at load time, over what the model's files say (ember_load_options). The
+ * factor extends the model's trained context (its original_max_position_embeddings, else
+ * max_position_embeddings); inverse frequencies as Hugging Face transformers computes them. */
+typedef enum ember_rope_scaling {
+    EMBER_ROPE_SCALING_MODEL = 0,   /* keep the model's own (config.json / GGUF metadata) */
+    EMBER_ROPE_SCALING_NONE = 1,    /* plain RoPE: inv_freq_j = base^(-2j/d) */
+    EMBER_ROPE_SCALING_LINEAR = 2,  /* position interpolation: inv_freq / factor */
+    EMBER_ROPE_SCALING_NTK = 3,     /* static NTK-aware: base x factor^(d/(d-2)) */
+    EMBER_ROPE_SCALING_DYNAMIC = 4, /* dynamic NTK: per sequence, from its own length */
+    EMBER_ROPE_SCALING_YARN = 5,    /* YaRN (beta_fast 32, beta_slow 1, cos/sin x 0.1 ln(factor) + 1) */
+    EMBER_ROPE_SCALING_LLAMA3 = 6   /* Llama 3.1 (low_freq_factor 1, high_freq_factor 4) */
+} ember_rope_scaling;
+
 typedef struct ember_load_options {
     int32_t backend;      /* ember_backend */
     int32_t threads;      /* CPU worker threads; <= 0 picks the number of cores */
     int32_t device;       /* CUDA device ordinal */
-    int32_t reserved[5];  /* zero */
+    /* Long context; every field 0 keeps the model as it is. */
+    int32_t rope_scaling;       /* ember_rope_scaling */
+    double rope_factor;         /* its factor (>= 1; not used by MODEL and NONE) */
+    double rope_theta;          /* > 1: replaces the RoPE base (rope_theta), e.g. 1e5; 0: the model's */
+    int32_t self_extend_group;  /* SelfExtend group size G >= 1 (with self_extend_window); 0: off */
+    int32_t self_extend_window; /* SelfExtend neighbour window W >= 1: keys closer than W to the query
+                                   keep their positions, farther ones use positions / G */
+    int32_t attention_scaling;  /* N >= 2: attention logits x max(log_N(L), 1) for a sequence of L
+                                   tokens (LongEmbed uses N = 512); 0: off */
+    int32_t reserved[5];        /* zero */
 } ember_load_options;
 
-/* Fills `opts` with the defaults (AUTO backend, all cores, device 0). */
+/* Fills `opts` with the defaults (AUTO backend, all cores, device 0, the model's RoPE, no
+ * SelfExtend). */
 EMBER_API void ember_load_options_init(ember_load_options* opts);
 
 /* Loads a model from a Hugging Face snapshot folder (config.json + safetensors) or a GGUF file.

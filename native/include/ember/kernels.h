@@ -64,9 +64,10 @@ typedef struct ember_rmsnorm_params {
 } ember_rmsnorm_params;
 
 /* Rotary position embedding applied in place to heads of head_dim within each row.
- * The angle for pair j at position p is read from the tables: cos[p * half + j], sin[...]
- * (half = rot_dim / 2), tables built by the shared inverse-frequency code. Position p of a token
- * is its index within its sequence plus pos_offset. */
+ * The angle for pair j at position p is read from the tables: cos[row * half + j], sin[...]
+ * (half = rot_dim / 2), tables built by the shared inverse-frequency code. The position of the
+ * token at index i within its sequence is i + pos_offset, or with pos_group G > 1 the grouped
+ * position i / G + pos_offset (SelfExtend); it reads table row table_first_row[s] + position. */
 typedef struct ember_rope_params {
     float* x;
     int64_t x_stride;
@@ -77,12 +78,14 @@ typedef struct ember_rope_params {
     int32_t rot_dim;          /* rotated dims per head (== head_dim for all supported models) */
     const float* cos;         /* table rows of rot_dim/2 */
     const float* sin;
-    int64_t table_rows;       /* positions the table covers; a longer sequence is an error */
-    int64_t table_seq_stride; /* 0: one table for all sequences; else elements between per-sequence
-                                 tables (dynamic NTK gives each sequence its own frequencies) */
+    int64_t table_rows;       /* rows the tables hold; a position past them is an error */
+    const int64_t* table_first_row; /* NULL: every sequence reads from row 0; else per sequence the row
+                                       its position 0 reads (dynamic NTK gives each long sequence
+                                       frequencies, and so a table, of its own) */
     int32_t pos_offset;
     int32_t interleaved;      /* 0: pairs (i, i + rot_dim/2), Hugging Face "rotate half";
                                  1: pairs (2i, 2i+1), ggml "normal" layout */
+    int32_t pos_group;        /* 0 or 1: ordinary positions; G > 1: index / G (SelfExtend) */
 } ember_rope_params;
 
 /* Fused attention over a ragged batch: out = softmax(q k^T * scale [+ mask]) v per head, never
@@ -102,6 +105,21 @@ typedef struct ember_attention_params {
     int32_t head_dim;
     float scale;      /* usually 1/sqrt(head_dim) */
     int32_t causal;   /* 1: key j visible to query i only when j <= i */
+    /* SelfExtend (Jin et al. 2024, "LLM Maybe LongLM"), on when self_extend_window W > 0: query i
+     * scores key j with the ordinary q . k when |i - j| < W and with grouped positions otherwise:
+     * q_group . k_group for keys before the query, q_group_future . k_group_future for keys after
+     * it (bidirectional). The caller rotates the four with these positions (G the group size,
+     * s = W - W / G):  q_group: i / G + s;  k_group: j / G;  q_group_future: i / G;
+     * k_group_future: j / G + s (rows and strides as q and k). Never an L x L buffer. */
+    const float* q_group;
+    const float* k_group;
+    const float* q_group_future; /* bidirectional only */
+    const float* k_group_future; /* bidirectional only */
+    int64_t q_group_stride, k_group_stride, q_group_future_stride, k_group_future_stride;
+    int32_t self_extend_window;
+    /* LongEmbed's attention scaling, on when > 1: the logits of a sequence of L tokens are also
+     * multiplied by max(log(L) / log(length_scaling_base), 1). */
+    int32_t length_scaling_base;
 } ember_attention_params;
 
 /* out = silu(gate) * up, elementwise over rows of `cols`. */

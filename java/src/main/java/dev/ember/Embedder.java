@@ -85,7 +85,8 @@ public final class Embedder implements AutoCloseable {
     private Embedder(Builder b) {
         this.path = b.model;
         this.tokenBudget = b.tokenBudget;
-        this.model = NativeModel.load(b.model.toString(), b.backend, b.threads, b.device);
+        this.model = NativeModel.load(b.model.toString(), b.backend, b.threads, b.device,
+                new NativeModel.LongContext(b.ropeScaling, b.ropeTheta, b.selfExtend, b.attentionScaling));
         this.info = model.info();
         this.guard = new LeakGuard(model, b.model.toString());
         this.cleanable = CLEANER.register(this, guard);
@@ -137,7 +138,7 @@ public final class Embedder implements AutoCloseable {
             }
         }
         int maxLength = b.maxLength > 0 ? b.maxLength : info.maxPositions();
-        if (maxLength > info.maxPositions()) {
+        if (maxLength > info.maxPositions() && !b.extendsContext()) {
             LOG.warn("max length {} is longer than the {} positions {} was trained for", maxLength,
                     info.maxPositions(), b.model);
         }
@@ -606,8 +607,18 @@ public final class Embedder implements AutoCloseable {
         private int maxLength;
         private Truncation truncation = Truncation.TRUNCATE;
         private int tokenBudget = DEFAULT_TOKEN_BUDGET;
+        private RopeScaling ropeScaling;
+        private double ropeTheta;
+        private SelfExtend selfExtend;
+        private int attentionScaling;
 
         private Builder() {}
+
+        /** Whether a long-context option is set (then a maximum length past the trained context is intended). */
+        private boolean extendsContext() {
+            return (ropeScaling != null && ropeScaling.type() != RopeScaling.Type.NONE) || ropeTheta > 0
+                    || selfExtend != null;
+        }
 
         /** A Hugging Face model folder (config.json + safetensors) or a GGUF file. */
         public Builder setModel(Path model) {
@@ -690,6 +701,73 @@ public final class Embedder implements AutoCloseable {
                 throw new IllegalArgumentException("tokenBudget must be >= 1, got " + tokenBudget);
             }
             this.tokenBudget = tokenBudget;
+            return this;
+        }
+
+        /**
+         * Replaces the model's RoPE scaling (from {@code config.json} or the GGUF file) with this
+         * one, e.g. {@code RopeScaling.parse("ntk:4")}: NTK-aware, dynamic NTK, YaRN, Llama 3 or
+         * linear scaling by a factor over the trained context, or {@link RopeScaling#none()}. Raise
+         * {@link #optMaxLength} to use the longer context.
+         */
+        public Builder optRopeScaling(RopeScaling ropeScaling) {
+            this.ropeScaling = Objects.requireNonNull(ropeScaling, "ropeScaling");
+            return this;
+        }
+
+        /**
+         * {@link #optRopeScaling(RopeScaling)} from its text form: {@code none}, {@code linear:F},
+         * {@code ntk:F}, {@code dynamic:F}, {@code yarn:F} or {@code llama3:F}.
+         *
+         * @throws InvalidInputException when the text is not one of these
+         */
+        public Builder optRopeScaling(String spec) {
+            return optRopeScaling(RopeScaling.parse(spec));
+        }
+
+        /**
+         * Replaces the RoPE base ({@code rope_theta}), e.g. 1e5: NTK-aware scaling with an explicit
+         * new base, as LongEmbed extends E5-Mistral from 4k to 32k tokens.
+         *
+         * @throws InvalidInputException unless finite and greater than 1
+         */
+        public Builder optRopeTheta(double ropeTheta) {
+            if (!(ropeTheta > 1.0) || Double.isInfinite(ropeTheta)) {
+                throw new InvalidInputException("RoPE theta must be a finite number > 1, got " + ropeTheta);
+            }
+            this.ropeTheta = ropeTheta;
+            return this;
+        }
+
+        /**
+         * SelfExtend grouped attention with group size {@code group} and neighbour window
+         * {@code window} (see {@link SelfExtend}; LongEmbed uses 9 and 512 for E5-Mistral), for
+         * causal and bidirectional models.
+         *
+         * @throws InvalidInputException unless both are in [1, 2^20]
+         */
+        public Builder optSelfExtend(int group, int window) {
+            this.selfExtend = new SelfExtend(group, window);
+            return this;
+        }
+
+        /** {@link #optSelfExtend(int, int)} with the pair as a value. */
+        public Builder optSelfExtend(SelfExtend selfExtend) {
+            this.selfExtend = Objects.requireNonNull(selfExtend, "selfExtend");
+            return this;
+        }
+
+        /**
+         * LongEmbed's attention scaling: the attention logits of an input of L tokens are multiplied
+         * by {@code max(log(L) / log(trainedLength), 1)} (LongEmbed uses 512). Off by default.
+         *
+         * @throws InvalidInputException unless in [2, 2^24]
+         */
+        public Builder optAttentionScaling(int trainedLength) {
+            if (trainedLength < 2 || trainedLength > (1 << 24)) {
+                throw new InvalidInputException("attention scaling length must be in [2, 2^24], got " + trainedLength);
+            }
+            this.attentionScaling = trainedLength;
             return this;
         }
 

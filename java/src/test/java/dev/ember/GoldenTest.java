@@ -18,7 +18,8 @@ class GoldenTest {
     private static final double TOLERANCE = 1e-5;
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3-tiny", "qwen3-tiny-bf16", "llama-bidir-tiny"})
+    @ValueSource(strings = {"qwen3-tiny", "qwen3-tiny-bf16", "llama-bidir-tiny", "qwen3-yarn-tiny",
+        "llama-bidir-llama3rope-tiny"})
     void matchesTransformers(String name) {
         List<Goldens.Case> cases = Goldens.cases(name);
         try (Embedder e = Embedder.builder().setModel(Goldens.dir(name)).optBackend(Backend.CPU).optThreads(2).build()) {

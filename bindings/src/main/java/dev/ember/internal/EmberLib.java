@@ -67,6 +67,16 @@ public final class EmberLib {
     public static final int EMBER_BACKEND_CPU = 1;
     public static final int EMBER_BACKEND_CUDA = 2;
 
+    // ------------------------------------------------------------------ ember_rope_scaling
+
+    public static final int EMBER_ROPE_SCALING_MODEL = 0;
+    public static final int EMBER_ROPE_SCALING_NONE = 1;
+    public static final int EMBER_ROPE_SCALING_LINEAR = 2;
+    public static final int EMBER_ROPE_SCALING_NTK = 3;
+    public static final int EMBER_ROPE_SCALING_DYNAMIC = 4;
+    public static final int EMBER_ROPE_SCALING_YARN = 5;
+    public static final int EMBER_ROPE_SCALING_LLAMA3 = 6;
+
     // ------------------------------------------------------------------ ember_pooling
 
     public static final int EMBER_POOLING_LAST = 0;
@@ -148,6 +158,18 @@ public final class EmberLib {
         public native ember_load_options threads(int setter);
         public native int device();
         public native ember_load_options device(int setter);
+        public native int rope_scaling();
+        public native ember_load_options rope_scaling(int setter);
+        public native double rope_factor();
+        public native ember_load_options rope_factor(double setter);
+        public native double rope_theta();
+        public native ember_load_options rope_theta(double setter);
+        public native int self_extend_group();
+        public native ember_load_options self_extend_group(int setter);
+        public native int self_extend_window();
+        public native ember_load_options self_extend_window(int setter);
+        public native int attention_scaling();
+        public native ember_load_options attention_scaling(int setter);
         public native int reserved(int i);
         public native ember_load_options reserved(int i, int setter);
     }
@@ -434,15 +456,17 @@ public final class EmberLib {
         public native ember_rope_params sin(@Const FloatPointer setter);
         public native long table_rows();
         public native ember_rope_params table_rows(long setter);
-        public native long table_seq_stride();
-        public native ember_rope_params table_seq_stride(long setter);
+        public native @Cast("const int64_t*") LongPointer table_first_row();
+        public native ember_rope_params table_first_row(@Cast("const int64_t*") LongPointer setter);
         public native int pos_offset();
         public native ember_rope_params pos_offset(int setter);
         public native int interleaved();
         public native ember_rope_params interleaved(int setter);
+        public native int pos_group();
+        public native ember_rope_params pos_group(int setter);
     }
 
-    /** Fused attention over a ragged batch (GQA, optional causal mask). */
+    /** Fused attention over a ragged batch (GQA, optional causal mask, SelfExtend, length scaling). */
     public static class ember_attention_params extends Pointer {
         static {
             Loader.load();
@@ -489,6 +513,26 @@ public final class EmberLib {
         public native ember_attention_params scale(float setter);
         public native int causal();
         public native ember_attention_params causal(int setter);
+        public native @Const FloatPointer q_group();
+        public native ember_attention_params q_group(@Const FloatPointer setter);
+        public native @Const FloatPointer k_group();
+        public native ember_attention_params k_group(@Const FloatPointer setter);
+        public native @Const FloatPointer q_group_future();
+        public native ember_attention_params q_group_future(@Const FloatPointer setter);
+        public native @Const FloatPointer k_group_future();
+        public native ember_attention_params k_group_future(@Const FloatPointer setter);
+        public native long q_group_stride();
+        public native ember_attention_params q_group_stride(long setter);
+        public native long k_group_stride();
+        public native ember_attention_params k_group_stride(long setter);
+        public native long q_group_future_stride();
+        public native ember_attention_params q_group_future_stride(long setter);
+        public native long k_group_future_stride();
+        public native ember_attention_params k_group_future_stride(long setter);
+        public native int self_extend_window();
+        public native ember_attention_params self_extend_window(int setter);
+        public native int length_scaling_base();
+        public native ember_attention_params length_scaling_base(int setter);
     }
 
     /** out = silu(gate) * up, elementwise over rows of cols. */

@@ -89,7 +89,20 @@ public final class NativeModel implements AutoCloseable {
         return java.util.List.copyOf(out);
     }
 
+    /**
+     * The long-context load options (ember_load_options); null / 0 fields keep the model as it is.
+     * Values are validated by their types and again natively.
+     */
+    public record LongContext(dev.ember.RopeScaling ropeScaling, double ropeTheta, dev.ember.SelfExtend selfExtend,
+            int attentionScaling) {
+        public static final LongContext NONE = new LongContext(null, 0, null, 0);
+    }
+
     public static NativeModel load(String path, Backend backend, int threads, int device) {
+        return load(path, backend, threads, device, LongContext.NONE);
+    }
+
+    public static NativeModel load(String path, Backend backend, int threads, int device, LongContext lc) {
         try (PointerScope scope = new PointerScope()) {
             EmberLib.ember_load_options opts = new EmberLib.ember_load_options();
             EmberLib.ember_load_options_init(opts);
@@ -100,6 +113,23 @@ public final class NativeModel implements AutoCloseable {
             });
             opts.threads(threads);
             opts.device(device);
+            if (lc.ropeScaling() != null) {
+                opts.rope_scaling(switch (lc.ropeScaling().type()) {
+                    case NONE -> EmberLib.EMBER_ROPE_SCALING_NONE;
+                    case LINEAR -> EmberLib.EMBER_ROPE_SCALING_LINEAR;
+                    case NTK -> EmberLib.EMBER_ROPE_SCALING_NTK;
+                    case DYNAMIC -> EmberLib.EMBER_ROPE_SCALING_DYNAMIC;
+                    case YARN -> EmberLib.EMBER_ROPE_SCALING_YARN;
+                    case LLAMA3 -> EmberLib.EMBER_ROPE_SCALING_LLAMA3;
+                });
+                opts.rope_factor(lc.ropeScaling().factor());
+            }
+            opts.rope_theta(lc.ropeTheta());
+            if (lc.selfExtend() != null) {
+                opts.self_extend_group(lc.selfExtend().group());
+                opts.self_extend_window(lc.selfExtend().window());
+            }
+            opts.attention_scaling(lc.attentionScaling());
             EmberLib.ember_model out = new EmberLib.ember_model();
             NativeStatus.check(EmberLib.ember_model_load(path, opts, out));
             // The handle outlives the scope: detach it from automatic deallocation.

@@ -176,6 +176,40 @@ class CliTest {
         Result name = run(withModel(qwen3, "embed", "--prompt-name", "query", "text"));
         assertEquals(1, name.code);
         assertTrue(name.err.contains("no prompt named \"query\""), name.err);
+        Result rope = run(withModel(qwen3, "embed", "--rope-scaling", "warp:9", "text"));
+        assertEquals(2, rope.code);
+        assertTrue(rope.err.contains("unknown RoPE scaling \"warp:9\""), rope.err);
+        Result factor = run(withModel(qwen3, "embed", "--rope-scaling", "ntk:0.5", "text"));
+        assertEquals(2, factor.code);
+        assertTrue(factor.err.contains("factor"), factor.err);
+        Result se = run(withModel(qwen3, "embed", "--self-extend", "9", "text"));
+        assertEquals(2, se.code);
+        assertTrue(se.err.contains("GROUP,WINDOW"), se.err);
+        Result theta = run(withModel(qwen3, "embed", "--rope-theta", "0.5", "text"));
+        assertEquals(2, theta.code);
+        assertTrue(theta.err.contains("theta"), theta.err);
+        Result scaling = run(withModel(qwen3, "embed", "--attention-scaling", "1", "text"));
+        assertEquals(2, scaling.code);
+        assertTrue(scaling.err.contains("attention scaling"), scaling.err);
+    }
+
+    /** The long-context flags reach the API: same vectors as the builder options, shown by info. */
+    @Test
+    void longContextFlagsReachTheApi() throws IOException {
+        List<String> texts = List.of("What is Ember? ".repeat(40));
+        Result r = run(withModel(qwen3, "embed", "--rope-scaling", "ntk:4", "--self-extend", "4,16", "--max-length",
+                "2048", texts.get(0)));
+        assertEquals(0, r.code, r.err);
+        try (Embedder e = Embedder.builder().setModel(qwen3).optBackend(Backend.CPU).optRopeScaling("ntk:4")
+                .optSelfExtend(4, 16).optMaxLength(2048).build()) {
+            assertClose(e.embed(texts, EmbedOptions.defaults()).vectors(), jsonlVectors(r.out), "--rope-scaling --self-extend");
+        }
+        Result info = run(withModel(qwen3, "info", "--rope-theta", "1e5", "--self-extend", "9,512"));
+        assertEquals(0, info.code, info.err);
+        JsonNode backbone = JSON.readTree(info.out).get("recognized").get("backbone");
+        assertEquals(9, backbone.get("self_extend").get("group").asInt(), info.out);
+        assertEquals(512, backbone.get("self_extend").get("window").asInt(), info.out);
+        assertEquals(1e5, backbone.get("rope").get("theta").asDouble(), info.out);
     }
 
     /** convert writes a GGUF file that embeds text alone, as the folder does; synth makes loadable models. */

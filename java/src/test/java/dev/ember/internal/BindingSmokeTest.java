@@ -106,6 +106,18 @@ class BindingSmokeTest {
             opts.threads(3).reserved(4, 7);
             assertEquals(3, opts.threads());
             assertEquals(7, opts.reserved(4));
+            assertEquals(EmberLib.EMBER_ROPE_SCALING_MODEL, opts.rope_scaling());
+            assertEquals(0.0, opts.rope_theta());
+            assertEquals(0, opts.self_extend_window());
+            opts.rope_scaling(EmberLib.EMBER_ROPE_SCALING_YARN).rope_factor(4.0).rope_theta(1e5)
+                    .self_extend_group(9).self_extend_window(512).attention_scaling(512);
+            assertEquals(EmberLib.EMBER_ROPE_SCALING_YARN, opts.rope_scaling());
+            assertEquals(4.0, opts.rope_factor());
+            assertEquals(1e5, opts.rope_theta());
+            assertEquals(9, opts.self_extend_group());
+            assertEquals(512, opts.self_extend_window());
+            assertEquals(512, opts.attention_scaling());
+            assertEquals(3, opts.threads());
         }
         try (EmberLib.ember_swiglu_params p = new EmberLib.ember_swiglu_params()) {
             p.rows(1L << 40).cols(3072).out_stride(4096);
