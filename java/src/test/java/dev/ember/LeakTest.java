@@ -96,6 +96,11 @@ class LeakTest {
         double secs = (System.nanoTime() - t0) / 1e9;
         long rssAfter = settledRssKb();
         long threadsAfter = emberThreads();
+        // An exited worker stays listed in /proc/self/task a moment after its join returned.
+        for (int i = 0; i < 100 && threadsAfter != threadsBefore; i++) {
+            Thread.sleep(20);
+            threadsAfter = emberThreads();
+        }
         System.out.printf("LeakTest: %d cycles in %.1f s after warm-up; RSS %d -> %d kB; ember threads %d -> %d%n",
                 CYCLES - warmup, secs, rssBefore, rssAfter, threadsBefore, threadsAfter);
         assertEquals(liveBefore, NativeModel.liveModels(), "native models still loaded");
