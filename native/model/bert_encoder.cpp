@@ -51,57 +51,39 @@ Json describe_bert(const BertConfig& c) {
     return d;
 }
 
-namespace {
-
-std::string resolve(const WeightSource& src, const std::string& prefix, const std::string& name) {
-    const std::string plain = prefix + name;
-    if (src.find(plain) != nullptr) return plain;
-    const std::string nested = prefix + "bert." + name;
-    if (src.find(nested) != nullptr) return nested;
-    return plain;
-}
-
-}  // namespace
-
 BertEncoder::BertEncoder(const BertConfig& c, Backend& backend, const WeightSource& src, const std::string& prefix)
     : config_(c), backend_(backend) {
     const int64_t H = c.hidden_size, F = c.intermediate_size;
-    auto matrix = [&](const std::string& name, int64_t n, int64_t k, Buffer& storage) {
-        Weight w = load_matrix(backend, src, resolve(src, prefix, name), n, k, storage);
-        weight_bytes_ += n * dtype_row_bytes(w.dtype, k);
-        return w;
-    };
-    auto vec = [&](const std::string& name, int64_t n) {
-        weight_bytes_ += n * 4;
-        return load_vector_f32(backend, src, resolve(src, prefix, name), n);
-    };
-    tables_.word = matrix("embeddings.word_embeddings.weight", c.vocab_size, H, table_storage_[0]);
-    tables_.position = matrix("embeddings.position_embeddings.weight", c.max_positions, H, table_storage_[1]);
-    tables_.token_type = matrix("embeddings.token_type_embeddings.weight", c.type_vocab_size, H, table_storage_[2]);
-    emb_ln_w_ = vec("embeddings.LayerNorm.weight", H);
-    emb_ln_b_ = vec("embeddings.LayerNorm.bias", H);
+    // BertModel checkpoints and BertFor* ones (which nest it under "bert.") both load.
+    WeightLoader load(backend, src, prefix, "bert.");
+    tables_.word = load.matrix("embeddings.word_embeddings.weight", c.vocab_size, H, table_storage_[0]);
+    tables_.position = load.matrix("embeddings.position_embeddings.weight", c.max_positions, H, table_storage_[1]);
+    tables_.token_type = load.matrix("embeddings.token_type_embeddings.weight", c.type_vocab_size, H, table_storage_[2]);
+    emb_ln_w_ = load.vector_f32("embeddings.LayerNorm.weight", H);
+    emb_ln_b_ = load.vector_f32("embeddings.LayerNorm.bias", H);
     layers_.resize(c.num_layers);
     for (int32_t i = 0; i < c.num_layers; ++i) {
         Layer& L = layers_[i];
         L.storage.resize(6);
         const std::string p = "encoder.layer." + std::to_string(i) + ".";
-        L.q = matrix(p + "attention.self.query.weight", H, H, L.storage[0]);
-        L.k = matrix(p + "attention.self.key.weight", H, H, L.storage[1]);
-        L.v = matrix(p + "attention.self.value.weight", H, H, L.storage[2]);
-        L.o = matrix(p + "attention.output.dense.weight", H, H, L.storage[3]);
-        L.up = matrix(p + "intermediate.dense.weight", F, H, L.storage[4]);
-        L.down = matrix(p + "output.dense.weight", H, F, L.storage[5]);
-        L.q_b = vec(p + "attention.self.query.bias", H);
-        L.k_b = vec(p + "attention.self.key.bias", H);
-        L.v_b = vec(p + "attention.self.value.bias", H);
-        L.o_b = vec(p + "attention.output.dense.bias", H);
-        L.up_b = vec(p + "intermediate.dense.bias", F);
-        L.down_b = vec(p + "output.dense.bias", H);
-        L.ln1_w = vec(p + "attention.output.LayerNorm.weight", H);
-        L.ln1_b = vec(p + "attention.output.LayerNorm.bias", H);
-        L.ln2_w = vec(p + "output.LayerNorm.weight", H);
-        L.ln2_b = vec(p + "output.LayerNorm.bias", H);
+        L.q = load.matrix(p + "attention.self.query.weight", H, H, L.storage[0]);
+        L.k = load.matrix(p + "attention.self.key.weight", H, H, L.storage[1]);
+        L.v = load.matrix(p + "attention.self.value.weight", H, H, L.storage[2]);
+        L.o = load.matrix(p + "attention.output.dense.weight", H, H, L.storage[3]);
+        L.up = load.matrix(p + "intermediate.dense.weight", F, H, L.storage[4]);
+        L.down = load.matrix(p + "output.dense.weight", H, F, L.storage[5]);
+        L.q_b = load.vector_f32(p + "attention.self.query.bias", H);
+        L.k_b = load.vector_f32(p + "attention.self.key.bias", H);
+        L.v_b = load.vector_f32(p + "attention.self.value.bias", H);
+        L.o_b = load.vector_f32(p + "attention.output.dense.bias", H);
+        L.up_b = load.vector_f32(p + "intermediate.dense.bias", F);
+        L.down_b = load.vector_f32(p + "output.dense.bias", H);
+        L.ln1_w = load.vector_f32(p + "attention.output.LayerNorm.weight", H);
+        L.ln1_b = load.vector_f32(p + "attention.output.LayerNorm.bias", H);
+        L.ln2_w = load.vector_f32(p + "output.LayerNorm.weight", H);
+        L.ln2_b = load.vector_f32(p + "output.LayerNorm.bias", H);
     }
+    weight_bytes_ = load.bytes();
 }
 
 int64_t BertEncoder::activation_bytes_per_token() const {

@@ -77,30 +77,16 @@ class Causal2VecModel final : public Model {
         backend_ = std::move(backend);
         encoder_ = std::make_unique<BertEncoder>(enc_cfg_, *backend_, src, "encoder.");
         decoder_ = std::make_unique<Decoder>(llm_cfg_, *backend_, src, "llm.");
-        p0_ = load_matrix(*backend_, src, "projector.mlp.0.weight", proj_width_, He, p0_storage_);
-        p2_ = load_matrix(*backend_, src, "projector.mlp.2.weight", H, proj_width_, p2_storage_);
-        p0_b_ = load_vector_f32(*backend_, src, "projector.mlp.0.bias", proj_width_);
-        p2_b_ = load_vector_f32(*backend_, src, "projector.mlp.2.bias", H);
-        const int64_t proj_bytes = proj_width_ * dtype_row_bytes(p0_.dtype, He) + H * dtype_row_bytes(p2_.dtype, proj_width_) +
-                                   4 * (proj_width_ + H);
+        WeightLoader projector(*backend_, src, "projector.mlp.");
+        p0_ = projector.matrix("0.weight", proj_width_, He, p0_storage_);
+        p2_ = projector.matrix("2.weight", H, proj_width_, p2_storage_);
+        p0_b_ = projector.vector_f32("0.bias", proj_width_);
+        p2_b_ = projector.vector_f32("2.bias", H);
 
-        info_.hidden_size = llm_cfg_.hidden_size;
-        info_.embedding_size = 2 * llm_cfg_.hidden_size;
-        info_.vocab_size = llm_cfg_.vocab_size;
-        info_.num_layers = llm_cfg_.num_layers;
-        info_.num_heads = llm_cfg_.num_heads;
-        info_.num_kv_heads = llm_cfg_.num_kv_heads;
-        info_.head_dim = llm_cfg_.head_dim;
-        info_.intermediate_size = llm_cfg_.intermediate_size;
-        info_.max_positions = llm_cfg_.max_positions;
+        info_ = decoder_model_info(llm_cfg_, *decoder_, *backend_, family.pooling, family.name);
+        info_.embedding_size = 2 * llm_cfg_.hidden_size;  // [contextual token | last token]
         info_.causal = 1;
-        info_.pooling = family.pooling;
-        info_.backend = backend_->kind() == BackendKind::Cuda ? EMBER_BACKEND_CUDA : EMBER_BACKEND_CPU;
-        info_.weight_dtype = decoder_->weight_dtype();
-        info_.threads = backend_->threads();
-        info_.weight_bytes = decoder_->weight_bytes() + encoder_->weight_bytes() + proj_bytes;
-        std::snprintf(info_.architecture, sizeof(info_.architecture), "%s", llm_cfg_.model_type.c_str());
-        std::snprintf(info_.family, sizeof(info_.family), "%s", family.name);
+        info_.weight_bytes += encoder_->weight_bytes() + projector.bytes();
     }
 
     // The decoder sees one more token per sequence (the contextual one).

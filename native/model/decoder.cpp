@@ -10,15 +10,6 @@ namespace ember {
 
 namespace {
 
-// Published checkpoints spell decoder tensors with or without "model." after the module prefix.
-std::string resolve(const WeightSource& src, const std::string& prefix, const std::string& name) {
-    const std::string plain = prefix + name;
-    if (src.find(plain) != nullptr) return plain;
-    const std::string nested = prefix + "model." + name;
-    if (src.find(nested) != nullptr) return nested;
-    return plain;  // get() reports it missing under its plain name
-}
-
 Tensor make_tensor(const Buffer& b, int64_t rows, int64_t cols, int32_t dtype) {
     return Tensor{b.data(), dtype, rows, cols, cols};
 }
@@ -29,37 +20,31 @@ Decoder::Decoder(const DecoderConfig& c, Backend& backend, const WeightSource& s
     : config_(c), backend_(backend), rope_interleaved_(src.rope_interleaved()) {
     const int64_t H = c.hidden_size, D = c.head_dim, Q = int64_t(c.num_heads) * D, KV = int64_t(c.num_kv_heads) * D,
                   F = c.intermediate_size;
-    auto matrix = [&](const std::string& name, int64_t n, int64_t k, Buffer& storage) {
-        Weight w = load_matrix(backend, src, resolve(src, prefix, name), n, k, storage);
-        weight_bytes_ += n * dtype_row_bytes(w.dtype, k);
-        return w;
-    };
-    auto vec = [&](const std::string& name, int64_t n) {
-        weight_bytes_ += n * 4;
-        return load_vector_f32(backend, src, resolve(src, prefix, name), n);
-    };
+    // Published checkpoints spell decoder tensors with or without "model." after the module prefix.
+    WeightLoader load(backend, src, prefix, "model.");
 
-    embed_tokens_ = matrix("embed_tokens.weight", c.vocab_size, H, embed_storage_);
+    embed_tokens_ = load.matrix("embed_tokens.weight", c.vocab_size, H, embed_storage_);
     layers_.resize(c.num_layers);
     for (int32_t i = 0; i < c.num_layers; ++i) {
         Layer& L = layers_[i];
         L.storage.resize(7);
         const std::string p = "layers." + std::to_string(i) + ".";
-        L.q = matrix(p + "self_attn.q_proj.weight", Q, H, L.storage[0]);
-        L.k = matrix(p + "self_attn.k_proj.weight", KV, H, L.storage[1]);
-        L.v = matrix(p + "self_attn.v_proj.weight", KV, H, L.storage[2]);
-        L.o = matrix(p + "self_attn.o_proj.weight", H, Q, L.storage[3]);
-        L.gate = matrix(p + "mlp.gate_proj.weight", F, H, L.storage[4]);
-        L.up = matrix(p + "mlp.up_proj.weight", F, H, L.storage[5]);
-        L.down = matrix(p + "mlp.down_proj.weight", H, F, L.storage[6]);
-        L.attn_norm = vec(p + "input_layernorm.weight", H);
-        L.ffn_norm = vec(p + "post_attention_layernorm.weight", H);
+        L.q = load.matrix(p + "self_attn.q_proj.weight", Q, H, L.storage[0]);
+        L.k = load.matrix(p + "self_attn.k_proj.weight", KV, H, L.storage[1]);
+        L.v = load.matrix(p + "self_attn.v_proj.weight", KV, H, L.storage[2]);
+        L.o = load.matrix(p + "self_attn.o_proj.weight", H, Q, L.storage[3]);
+        L.gate = load.matrix(p + "mlp.gate_proj.weight", F, H, L.storage[4]);
+        L.up = load.matrix(p + "mlp.up_proj.weight", F, H, L.storage[5]);
+        L.down = load.matrix(p + "mlp.down_proj.weight", H, F, L.storage[6]);
+        L.attn_norm = load.vector_f32(p + "input_layernorm.weight", H);
+        L.ffn_norm = load.vector_f32(p + "post_attention_layernorm.weight", H);
         if (c.qk_norm) {
-            L.q_norm = vec(p + "self_attn.q_norm.weight", D);
-            L.k_norm = vec(p + "self_attn.k_norm.weight", D);
+            L.q_norm = load.vector_f32(p + "self_attn.q_norm.weight", D);
+            L.k_norm = load.vector_f32(p + "self_attn.k_norm.weight", D);
         }
     }
-    final_norm_ = vec("norm.weight", H);
+    final_norm_ = load.vector_f32("norm.weight", H);
+    weight_bytes_ = load.bytes();
     weight_dtype_ = layers_.empty() ? embed_tokens_.dtype : layers_[0].q.dtype;
 }
 

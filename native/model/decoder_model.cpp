@@ -69,6 +69,29 @@ int64_t decoder_activation_bytes(const DecoderConfig& c) {
     return 4 * (2 * H + 2 * Q + 2 * KV + 2 * int64_t(c.intermediate_size));
 }
 
+ember_model_info decoder_model_info(const DecoderConfig& c, const Decoder& decoder, const Backend& backend,
+                                    int32_t pooling, const std::string& family) {
+    ember_model_info info{};
+    info.hidden_size = c.hidden_size;
+    info.embedding_size = c.hidden_size;
+    info.vocab_size = c.vocab_size;
+    info.num_layers = c.num_layers;
+    info.num_heads = c.num_heads;
+    info.num_kv_heads = c.num_kv_heads;
+    info.head_dim = c.head_dim;
+    info.intermediate_size = c.intermediate_size;
+    info.max_positions = c.max_positions;
+    info.causal = c.causal ? 1 : 0;
+    info.pooling = pooling;
+    info.backend = backend.kind() == BackendKind::Cuda ? EMBER_BACKEND_CUDA : EMBER_BACKEND_CPU;
+    info.weight_dtype = decoder.weight_dtype();
+    info.threads = backend.threads();
+    info.weight_bytes = decoder.weight_bytes();
+    std::snprintf(info.architecture, sizeof(info.architecture), "%s", c.model_type.c_str());
+    std::snprintf(info.family, sizeof(info.family), "%s", family.c_str());
+    return info;
+}
+
 namespace {
 
 class DecoderModel final : public Model {
@@ -77,24 +100,7 @@ class DecoderModel final : public Model {
         : spec_(spec), weights_(std::move(weights)) {
         backend_ = std::move(backend);
         decoder_ = std::make_unique<Decoder>(spec.decoder, *backend_, *weights_, "");
-        const DecoderConfig& c = spec.decoder;
-        info_.hidden_size = c.hidden_size;
-        info_.embedding_size = c.hidden_size;
-        info_.vocab_size = c.vocab_size;
-        info_.num_layers = c.num_layers;
-        info_.num_heads = c.num_heads;
-        info_.num_kv_heads = c.num_kv_heads;
-        info_.head_dim = c.head_dim;
-        info_.intermediate_size = c.intermediate_size;
-        info_.max_positions = c.max_positions;
-        info_.causal = c.causal ? 1 : 0;
-        info_.pooling = spec.pooling;
-        info_.backend = backend_->kind() == BackendKind::Cuda ? EMBER_BACKEND_CUDA : EMBER_BACKEND_CPU;
-        info_.weight_dtype = decoder_->weight_dtype();
-        info_.threads = backend_->threads();
-        info_.weight_bytes = decoder_->weight_bytes();
-        std::snprintf(info_.architecture, sizeof(info_.architecture), "%s", c.model_type.c_str());
-        std::snprintf(info_.family, sizeof(info_.family), "%s", spec.family.c_str());
+        info_ = decoder_model_info(spec.decoder, *decoder_, *backend_, spec.pooling, spec.family);
     }
 
     void forward_hidden(const HostBatch& batch, float* out) override {

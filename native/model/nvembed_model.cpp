@@ -109,24 +109,16 @@ class NvEmbedModel final : public Model {
 
         backend_ = std::move(backend);
         decoder_ = std::make_unique<Decoder>(text_, *backend_, src, "embedding_model.");
-        int64_t latent_bytes = 0;
-        auto vec = [&](const std::string& name, int64_t n) {
-            latent_bytes += 4 * n;
-            return load_vector_f32(*backend_, src, name, n);
-        };
-        auto matrix = [&](const std::string& name, int64_t n, int64_t k, Buffer& storage) {
-            Weight w = load_matrix(*backend_, src, name, n, k, storage);
-            latent_bytes += n * dtype_row_bytes(w.dtype, k);
-            return w;
-        };
-        norm_w_ = vec(p + "0.norm.weight", d);
-        norm_b_ = vec(p + "0.norm.bias", d);
-        ffn_norm_w_ = vec(p + "1.norm.weight", d);
-        ffn_norm_b_ = vec(p + "1.norm.bias", d);
-        b0_ = vec(p + "1.fn.net.0.bias", 2 * ffn_);
-        b2_ = vec(p + "1.fn.net.2.bias", d);
-        block_.w0 = matrix(p + "1.fn.net.0.weight", 2 * ffn_, d, w0_storage_);
-        block_.w2 = matrix(p + "1.fn.net.2.weight", d, ffn_, w2_storage_);
+        WeightLoader load(*backend_, src, p);
+        norm_w_ = load.vector_f32("0.norm.weight", d);
+        norm_b_ = load.vector_f32("0.norm.bias", d);
+        ffn_norm_w_ = load.vector_f32("1.norm.weight", d);
+        ffn_norm_b_ = load.vector_f32("1.norm.bias", d);
+        b0_ = load.vector_f32("1.fn.net.0.bias", 2 * ffn_);
+        b2_ = load.vector_f32("1.fn.net.2.bias", d);
+        block_.w0 = load.matrix("1.fn.net.0.weight", 2 * ffn_, d, w0_storage_);
+        block_.w2 = load.matrix("1.fn.net.2.weight", d, ffn_, w2_storage_);
+        int64_t latent_bytes = load.bytes();
 
         // The fold (K and V of the latents, computed once).
         const std::vector<float> lat = host_f32(latents);
@@ -165,23 +157,8 @@ class NvEmbedModel final : public Model {
         block_.ffn_norm_weight = ffn_norm_w_.as<float>();
         block_.ffn_norm_bias = ffn_norm_b_.as<float>();
 
-        info_.hidden_size = text_.hidden_size;
-        info_.embedding_size = text_.hidden_size;
-        info_.vocab_size = text_.vocab_size;
-        info_.num_layers = text_.num_layers;
-        info_.num_heads = text_.num_heads;
-        info_.num_kv_heads = text_.num_kv_heads;
-        info_.head_dim = text_.head_dim;
-        info_.intermediate_size = text_.intermediate_size;
-        info_.max_positions = text_.max_positions;
-        info_.causal = 0;
-        info_.pooling = family.pooling;
-        info_.backend = backend_->kind() == BackendKind::Cuda ? EMBER_BACKEND_CUDA : EMBER_BACKEND_CPU;
-        info_.weight_dtype = decoder_->weight_dtype();
-        info_.threads = backend_->threads();
-        info_.weight_bytes = decoder_->weight_bytes() + latent_bytes;
-        std::snprintf(info_.architecture, sizeof(info_.architecture), "%s", text_.model_type.c_str());
-        std::snprintf(info_.family, sizeof(info_.family), "%s", family.name);
+        info_ = decoder_model_info(text_, *decoder_, *backend_, family.pooling, family.name);
+        info_.weight_bytes += latent_bytes;
     }
 
     void forward_hidden(const HostBatch& batch, float* out) override {

@@ -87,4 +87,23 @@ Buffer load_vector_f32(Backend& backend, const WeightSource& src, const std::str
     return b;
 }
 
+std::string WeightLoader::resolve(const std::string& name) const {
+    const std::string plain = prefix_ + name;
+    if (nested_.empty() || src_.find(plain) != nullptr) return plain;
+    const std::string nested = prefix_ + nested_ + name;
+    return src_.find(nested) != nullptr ? nested : plain;
+}
+
+Weight WeightLoader::matrix(const std::string& name, int64_t n, int64_t k, Buffer& storage) {
+    Weight w = load_matrix(backend_, src_, resolve(name), n, k, storage);
+    bytes_ += n * dtype_row_bytes(w.dtype, k);
+    return w;
+}
+
+Buffer WeightLoader::vector_f32(const std::string& name, int64_t n) {
+    Buffer b = load_vector_f32(backend_, src_, resolve(name), n);
+    bytes_ += n * 4;
+    return b;
+}
+
 }  // namespace ember

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -41,5 +42,26 @@ Weight load_matrix(Backend& backend, const WeightSource& src, const std::string&
                    Buffer& storage);
 // A vector of `n` values converted to f32 in backend memory (norm weights, biases).
 Buffer load_vector_f32(Backend& backend, const WeightSource& src, const std::string& name, int64_t n);
+
+// One module's weights: load_matrix / load_vector_f32 under a name prefix, counting the bytes the
+// backend holds. Published checkpoints spell a module's tensors with or without a wrapper name
+// after the prefix ("model." for decoders, "bert." for encoders): when `nested` is given and
+// prefix + name is absent, prefix + nested + name is tried (a miss is reported under the plain name).
+class WeightLoader {
+  public:
+    WeightLoader(Backend& backend, const WeightSource& src, std::string prefix, std::string nested = "")
+        : backend_(backend), src_(src), prefix_(std::move(prefix)), nested_(std::move(nested)) {}
+    Weight matrix(const std::string& name, int64_t n, int64_t k, Buffer& storage);
+    Buffer vector_f32(const std::string& name, int64_t n);
+    int64_t bytes() const { return bytes_; }
+
+  private:
+    std::string resolve(const std::string& name) const;
+
+    Backend& backend_;
+    const WeightSource& src_;
+    const std::string prefix_, nested_;
+    int64_t bytes_ = 0;
+};
 
 }  // namespace ember
