@@ -34,4 +34,15 @@ int64_t check_cu_seqlens(const char* op, const int32_t* cu, int32_t n_seqs) {
     return cu[n_seqs];
 }
 
+void check_pooled_seqs(const char* op, const int32_t* cu, int32_t n_seqs, const int32_t* pool_start) {
+    for (int32_t s = 0; s < n_seqs; ++s) {
+        const int64_t len = int64_t(cu[s + 1]) - cu[s];
+        EMBER_CHECK_ARG(len > 0, "%s: sequence %d is empty", op, s);
+        if (pool_start != nullptr)
+            EMBER_CHECK_ARG(pool_start[s] >= 0 && pool_start[s] < len,
+                            "%s: pool_start %d of sequence %d is outside its %lld tokens", op, pool_start[s], s,
+                            static_cast<long long>(len));
+    }
+}
+
 }  // namespace ember::cpu

@@ -32,6 +32,10 @@ void check_rows(const char* what, const void* ptr, int64_t rows, int64_t width, 
 // cu[n_seqs], the number of rows the batch spans.
 int64_t check_cu_seqlens(const char* op, const int32_t* cu_seqlens, int32_t n_seqs);
 
+// For pooling ops: every sequence non-empty and, when pool_start is given, each start inside its
+// sequence (0 <= start < length).
+void check_pooled_seqs(const char* op, const int32_t* cu_seqlens, int32_t n_seqs, const int32_t* pool_start);
+
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 

@@ -128,14 +128,7 @@ void validate(const ember_latent_pool_params& p) {
     check_rows("latent_pool: x", p.x, rows, p.dim, p.x_stride);
     check_rows("latent_pool: out", p.out, p.n_seqs, p.dim, p.dim);
     if (p.token_out != nullptr) check_rows("latent_pool: token_out", p.token_out, rows, p.dim, p.token_out_stride);
-    for (int32_t s = 0; s < p.n_seqs; ++s) {
-        const int64_t len = p.cu_seqlens[s + 1] - p.cu_seqlens[s];
-        EMBER_CHECK_ARG(len > 0, "latent_pool: sequence %d is empty", s);
-        if (p.pool_start != nullptr)
-            EMBER_CHECK_ARG(p.pool_start[s] >= 0 && p.pool_start[s] < len,
-                            "latent_pool: pool_start %d of sequence %d is outside its %lld tokens", p.pool_start[s], s,
-                            static_cast<long long>(len));
-    }
+    check_pooled_seqs("latent_pool", p.cu_seqlens, p.n_seqs, p.pool_start);
 }
 
 void latent_pool(const ember_latent_pool_params& p, ThreadPool& pool) {

@@ -61,14 +61,7 @@ void validate(const ember_pool_params& p) {
     EMBER_CHECK_ARG(p.dim > 0, "pool: dim must be positive (%d)", p.dim);
     check_rows("pool: x", p.x, rows, p.dim, p.x_stride);
     check_rows("pool: out", p.out, p.n_seqs, p.dim, p.dim);
-    for (int32_t s = 0; s < p.n_seqs; ++s) {
-        const int64_t len = p.cu_seqlens[s + 1] - p.cu_seqlens[s];
-        EMBER_CHECK_ARG(len > 0, "pool: sequence %d is empty", s);
-        if (p.pool_start != nullptr)
-            EMBER_CHECK_ARG(p.pool_start[s] >= 0 && p.pool_start[s] < len,
-                            "pool: pool_start %d of sequence %d is outside its %lld tokens", p.pool_start[s], s,
-                            static_cast<long long>(len));
-    }
+    check_pooled_seqs("pool", p.cu_seqlens, p.n_seqs, p.pool_start);
 }
 
 void pool(const ember_pool_params& p, ThreadPool& pool) {
