@@ -18,9 +18,12 @@
 #include "backend/backend.h"
 #include "core/half.h"
 #include "doctest/doctest.h"
+#include "quant.cuh"
 #include "tests/test_util.h"
 
 namespace ember::cudatest {
+
+using ember::test::cosine;
 
 // Device memory freed on scope exit.
 struct DeviceBuffer {
@@ -40,6 +43,20 @@ struct DeviceBuffer {
     template <class T>
     T* as() const { return static_cast<T*>(ptr); }
 };
+
+// Weight k of a stored row of `dtype` (f32, f16, bf16, Q8_0, Q4_K, Q6_K), decoded on the host by
+// the kernels' own decoder (itself checked against ggml's loops in test_cuda_host.cpp).
+inline float decode_weight(int32_t dtype, const uint8_t* row, int64_t k) {
+    switch (dtype) {
+        case EMBER_DTYPE_F32: return cuda::decode_one<EMBER_DTYPE_F32>(row, k);
+        case EMBER_DTYPE_F16: return cuda::decode_one<EMBER_DTYPE_F16>(row, k);
+        case EMBER_DTYPE_BF16: return cuda::decode_one<EMBER_DTYPE_BF16>(row, k);
+        case EMBER_DTYPE_Q8_0: return cuda::decode_one<EMBER_DTYPE_Q8_0>(row, k);
+        case EMBER_DTYPE_Q4_K: return cuda::decode_one<EMBER_DTYPE_Q4_K>(row, k);
+        case EMBER_DTYPE_Q6_K: return cuda::decode_one<EMBER_DTYPE_Q6_K>(row, k);
+        default: FAIL("decode_weight: dtype " << dtype); return NAN;
+    }
+}
 
 inline size_t elem_bytes(int32_t dtype) { return dtype == EMBER_DTYPE_F32 ? 4 : 2; }
 
@@ -128,17 +145,6 @@ inline std::vector<float> dense(const std::vector<float>& m, int64_t rows, int64
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = m[r * stride + c];
     return out;
-}
-
-inline double cosine(const float* a, const float* b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return -2.0;
-        ab += double(a[i]) * b[i];
-        aa += double(a[i]) * a[i];
-        bb += double(b[i]) * b[i];
-    }
-    return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
 // Runs doctest; without a device only the [host] cases, then exit 77 (or 1 under

@@ -57,16 +57,7 @@ HostWeights make_weights(int32_t dtype, int64_t n, int64_t k, uint64_t seed) {
     for (int64_t j = 0; j < n; ++j) {
         const uint8_t* row = w.raw.data() + j * row_bytes;
         for (int64_t c = 0; c < k; ++c) {
-            float v = 0;
-            switch (dtype) {
-                case EMBER_DTYPE_F32: v = decode_one<EMBER_DTYPE_F32>(row, c); break;
-                case EMBER_DTYPE_F16: v = decode_one<EMBER_DTYPE_F16>(row, c); break;
-                case EMBER_DTYPE_BF16: v = decode_one<EMBER_DTYPE_BF16>(row, c); break;
-                case EMBER_DTYPE_Q8_0: v = decode_one<EMBER_DTYPE_Q8_0>(row, c); break;
-                case EMBER_DTYPE_Q4_K: v = decode_one<EMBER_DTYPE_Q4_K>(row, c); break;
-                default: v = decode_one<EMBER_DTYPE_Q6_K>(row, c); break;
-            }
-            w.values[j * k + c] = v;
+            w.values[j * k + c] = decode_weight(dtype, row, c);
         }
     }
     return w;

@@ -20,56 +20,15 @@
 #include "bench/synth_model.h"
 #include "core/error.h"
 #include "cuda_test_util.h"
+#include "tests/goldens.h"
 #include "ember/ember.h"
 #include "io/json.h"
 
 using namespace ember::cudatest;
+using ember::test::golden_dir;
+using ember::test::GoldenCase;
 
 namespace {
-
-// The checkout's tests/goldens: $EMBER_SOURCE_DIR when set (binaries built elsewhere, as the GPU
-// bundle's are), else the source folder this was compiled from.
-std::string golden_dir(const std::string& name) {
-    const char* env = std::getenv("EMBER_SOURCE_DIR");
-    return std::string(env && *env ? env : EMBER_SOURCE_DIR) + "/tests/goldens/" + name;
-}
-
-struct GoldenCase {
-    std::vector<int32_t> ids, encoder_ids;
-    std::vector<float> hidden, embedding, pooled, latent, contextual;
-    int32_t instruction_len = 0;
-};
-
-std::vector<float> flat(const ember::Json& rows) {
-    std::vector<float> out;
-    for (const auto& row : rows) {
-        if (row.is_array()) {
-            for (const auto& v : row) out.push_back(v.get<float>());
-        } else {
-            out.push_back(row.get<float>());
-        }
-    }
-    return out;
-}
-
-std::vector<GoldenCase> read_cases(const std::string& name) {
-    ember::Json j = ember::read_json_file(golden_dir(name) + "/reference.json");
-    std::vector<GoldenCase> out;
-    for (const auto& c : j["cases"]) {
-        GoldenCase g;
-        for (const auto& id : c["ids"]) g.ids.push_back(id.get<int32_t>());
-        g.hidden = flat(c["last_hidden_state"]);
-        g.embedding = flat(c["embedding"]);
-        g.pooled = flat(c["pooled"]);
-        if (c.contains("instruction_len")) g.instruction_len = c["instruction_len"].get<int32_t>();
-        if (c.contains("latent_output")) g.latent = flat(c["latent_output"]);
-        if (c.contains("encoder_ids"))
-            for (const auto& id : c["encoder_ids"]) g.encoder_ids.push_back(id.get<int32_t>());
-        if (c.contains("contextual_token")) g.contextual = flat(c["contextual_token"]);
-        out.push_back(std::move(g));
-    }
-    return out;
-}
 
 // A model loaded on a backend; for CUDA the precision mode is read from the environment at load.
 struct Model {
@@ -181,7 +140,7 @@ bool cpu_matches(const std::string& name, const std::vector<GoldenCase>& cases, 
 void check_golden(const std::string& name, const char* precision) {
     const bool fp32 = std::string(precision) == "fp32";
     INFO("golden " << name << ", " << precision);
-    const auto cases = read_cases(name);
+    const auto cases = ember::test::read_golden_cases(name);
     REQUIRE(!cases.empty());
     std::string why;
     if (!cpu_matches(name, cases, &why)) {
@@ -219,15 +178,15 @@ void check_golden(const std::string& name, const char* precision) {
             CHECK_MESSAGE(cp >= 0.9999, "pooled cosine " << cp);
             CHECK_MESSAGE(ch >= 0.999, "worst hidden-row cosine " << ch);
         }
-        if (!c.latent.empty()) {
+        if (!c.latent_output.empty()) {
             const std::vector<float> l = intermediate(model.m, one.get(), EMBER_INTERMEDIATE_LATENT_OUTPUT);
-            if (fp32) CHECK(ember::test::rel_error(l, c.latent) <= 1e-4);
-            else CHECK(min_row_cosine(l, c.latent, static_cast<size_t>(info.hidden_size)) >= 0.999);
+            if (fp32) CHECK(ember::test::rel_error(l, c.latent_output) <= 1e-4);
+            else CHECK(min_row_cosine(l, c.latent_output, static_cast<size_t>(info.hidden_size)) >= 0.999);
         }
-        if (!c.contextual.empty()) {
+        if (!c.contextual_token.empty()) {
             const std::vector<float> t = intermediate(model.m, one.get(), EMBER_INTERMEDIATE_CONTEXTUAL_TOKEN);
-            if (fp32) CHECK(ember::test::rel_error(t, c.contextual) <= 1e-4);
-            else CHECK(cosine(t.data(), c.contextual.data(), t.size()) >= 0.999);
+            if (fp32) CHECK(ember::test::rel_error(t, c.contextual_token) <= 1e-4);
+            else CHECK(cosine(t.data(), c.contextual_token.data(), t.size()) >= 0.999);
         }
     }
     // The ragged batch of every case gives each case's vector.
@@ -323,7 +282,7 @@ TEST_CASE("concurrent embed calls on one CUDA model give the single-call results
     REQUIRE_MESSAGE(model.status == EMBER_OK, model.error);
     ember_model_info info;
     REQUIRE(ember_model_get_info(model.m, &info) == EMBER_OK);
-    const auto cases = read_cases("qwen3-tiny-bf16");
+    const auto cases = ember::test::read_golden_cases("qwen3-tiny-bf16");
     std::vector<Batch> batches(4);
     for (size_t t = 0; t < batches.size(); ++t)
         for (size_t i = 0; i <= t % cases.size(); ++i) batches[t].add(cases[(i + t) % cases.size()]);

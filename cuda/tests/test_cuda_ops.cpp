@@ -254,16 +254,7 @@ TEST_CASE("embed_rows decodes every table type") {
             for (int64_t r = 0; r < rows; ++r)
                 for (int64_t c = 0; c < dim; ++c) {
                     const uint8_t* row = raw.data() + ids[r] * rb;
-                    float v = 0;
-                    switch (wt) {
-                        case EMBER_DTYPE_F32: v = decode_one<EMBER_DTYPE_F32>(row, c); break;
-                        case EMBER_DTYPE_F16: v = decode_one<EMBER_DTYPE_F16>(row, c); break;
-                        case EMBER_DTYPE_BF16: v = decode_one<EMBER_DTYPE_BF16>(row, c); break;
-                        case EMBER_DTYPE_Q8_0: v = decode_one<EMBER_DTYPE_Q8_0>(row, c); break;
-                        case EMBER_DTYPE_Q4_K: v = decode_one<EMBER_DTYPE_Q4_K>(row, c); break;
-                        default: v = decode_one<EMBER_DTYPE_Q6_K>(row, c); break;
-                    }
-                    want[r * dim + c] = round_to(out, v);
+                    want[r * dim + c] = round_to(out, decode_weight(wt, row, c));
                 }
             // The device may fuse d * sc * q - dmin * m into an FMA: a float ulp, then the rounding.
             CHECK(test::rel_error(dense(dout.get(), rows, dim, dim + 4), want) <= (out == EMBER_DTYPE_F32 ? 1e-6 : 8e-3));

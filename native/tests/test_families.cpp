@@ -20,6 +20,7 @@
 #include "model/families.h"
 #include "model/nvembed_model.h"
 #include "ops/latent_pool.h"
+#include "goldens.h"
 #include "test_util.h"
 
 using namespace ember;
@@ -28,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string golden_dir(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/tests/goldens/" + name; }
+using ember::test::golden_dir;
 
 ember_status load(const std::string& path, ember_model** m) {
     ember_load_options o;

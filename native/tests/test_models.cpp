@@ -13,55 +13,13 @@
 #include "ember/ember.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
+#include "goldens.h"
 #include "test_util.h"
 
 namespace {
 
-std::string golden_dir(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/tests/goldens/" + name; }
-
-struct GoldenCase {
-    std::vector<int32_t> ids;
-    std::vector<float> hidden;     // flat rows x hidden
-    std::vector<float> embedding;
-    std::vector<float> pooled;
-    int32_t instruction_len = 0;          // NV-Embed
-    std::vector<float> latent_output;     // NV-Embed: flat rows x hidden
-    std::vector<int32_t> encoder_ids;     // Causal2Vec
-    std::vector<float> contextual_token;  // Causal2Vec
-    std::vector<float> encoder_hidden;    // Causal2Vec: flat rows x encoder hidden
-};
-
-std::vector<float> flat(const ember::Json& rows) {
-    std::vector<float> out;
-    for (const auto& row : rows) {
-        if (row.is_array()) {
-            for (const auto& v : row) out.push_back(v.get<float>());
-        } else {
-            out.push_back(row.get<float>());
-        }
-    }
-    return out;
-}
-
-std::vector<GoldenCase> read_cases(const std::string& name) {
-    ember::Json j = ember::read_json_file(golden_dir(name) + "/reference.json");
-    std::vector<GoldenCase> out;
-    for (const auto& c : j["cases"]) {
-        GoldenCase g;
-        for (const auto& id : c["ids"]) g.ids.push_back(id.get<int32_t>());
-        g.hidden = flat(c["last_hidden_state"]);
-        g.embedding = flat(c["embedding"]);
-        g.pooled = flat(c["pooled"]);
-        if (c.contains("instruction_len")) g.instruction_len = c["instruction_len"].get<int32_t>();
-        if (c.contains("latent_output")) g.latent_output = flat(c["latent_output"]);
-        if (c.contains("encoder_ids"))
-            for (const auto& id : c["encoder_ids"]) g.encoder_ids.push_back(id.get<int32_t>());
-        if (c.contains("contextual_token")) g.contextual_token = flat(c["contextual_token"]);
-        if (c.contains("encoder_last_hidden_state")) g.encoder_hidden = flat(c["encoder_last_hidden_state"]);
-        out.push_back(std::move(g));
-    }
-    return out;
-}
+using ember::test::golden_dir;
+using ember::test::GoldenCase;
 
 // One case as a batch of one sequence, with its pool start and encoder ids when it has them.
 struct OneBatch {
@@ -122,7 +80,7 @@ Worst check_golden(const std::string& name, const std::function<void(ember_load_
     ModelHandle model(golden_dir(name), 2, tweak);
     ember_model_info info;
     REQUIRE(ember_model_get_info(model.m, &info) == EMBER_OK);
-    const auto cases = read_cases(name);
+    const auto cases = ember::test::read_golden_cases(name);
     REQUIRE(!cases.empty());
     Worst w;
     auto track = [](double& worst, double e) {
@@ -282,7 +240,7 @@ bool all_finite(const std::vector<float>& v) {
 // Dynamic NTK per sequence: in a ragged batch each sequence gets the frequencies of its own
 // length, the same as alone; up to the trained context (128 here) nothing changes.
 TEST_CASE("long context: dynamic NTK uses each sequence's own length in a ragged batch") {
-    const auto cases = read_cases("llama-bidir-llama3rope-tiny");  // 50 and 400 tokens
+    const auto cases = ember::test::read_golden_cases("llama-bidir-llama3rope-tiny");  // 50 and 400 tokens
     const auto& short_ids = cases[0].ids;
     const auto& long_ids = cases[1].ids;
     const auto dynamic = [](ember_load_options& o) {

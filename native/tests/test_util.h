@@ -46,6 +46,18 @@ inline uint64_t test_seed() {
 }
 
 // max |a - b| / max |b|; NaN/Inf anywhere gives +inf so it never passes.
+// Cosine similarity in double; a NaN or inf anywhere gives -2 (never passes a >= check).
+inline double cosine(const float* a, const float* b, size_t n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return -2.0;
+        ab += double(a[i]) * b[i];
+        aa += double(a[i]) * a[i];
+        bb += double(b[i]) * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
+}
+
 inline double rel_error(const float* a, const float* b, size_t n) {
     double max_diff = 0.0, max_ref = 0.0;
     for (size_t i = 0; i < n; ++i) {
