@@ -4,7 +4,8 @@
 #   ci/llamacpp/conformance.sh BUILD_DIR      (BUILD_DIR holds native/ember_gguf; ./ember's jars built)
 # Floors (issue 4): f32 / f16 >= 0.9999, q8_0 >= 0.999; bf16, q4_0, q4_k and q6_k are reported.
 #  1. ids: the goldens (qwen3-tiny, llama-bidir-tiny: 64 wide, so K-quant rows fall back to q8_0
-#     there) and a synthetic 256-wide Qwen3 ("small": every row whole K-quant blocks, so q4_k and
+#     there; llama-bidir-llama3rope-tiny at f32 / q8_0: Llama 3 RoPE as rope_freqs.weight) and a
+#     synthetic 256-wide Qwen3 ("small": every row whole K-quant blocks, so q4_k and
 #     q6_k are real) at every type, fed the same token ids.
 #  2. text: tiny models with the genuine Qwen3 and Llama-3.1 vocabularies (ci/llamacpp/text_model.py)
 #     converted to f32; llama.cpp tokenizes the pinned texts of tests/tokenizers/expected-ids.json
@@ -52,6 +53,16 @@ for golden in qwen3-tiny llama-bidir-tiny; do
         compare_ids "$work/$golden-$type.gguf" "$(floor "$type")" "$golden $type"
         rm -f "$work/$golden-$type.gguf"
     done
+done
+
+section "token ids: llama3 RoPE scaling (Ember writes rope_freqs.weight, llama.cpp reads it)"
+golden=llama-bidir-llama3rope-tiny
+dir="$root/tests/goldens/$golden"
+python3 -c "import json,sys; r=json.load(open('$dir/reference.json')); json.dump({'ids':[c['ids'] for c in r['cases']]}, sys.stdout)" > "$work/ids.json"
+for type in f32 q8_0; do
+    "$tool" convert "$dir" "$work/$golden-$type.gguf" "$type"
+    compare_ids "$work/$golden-$type.gguf" "$(floor "$type")" "$golden $type"
+    rm -f "$work/$golden-$type.gguf"
 done
 
 section "token ids: synthetic 256-wide qwen3 (real K-quant tensors)"

@@ -1011,7 +1011,8 @@ std::vector<Seed> seeds(const std::string& target, const std::string& source_dir
                 const char* tag;
             };
             const Golden goldens_to_convert[] = {{"qwen3-tiny", EMBER_DTYPE_F32, "f32"}, {"qwen3-tiny", EMBER_DTYPE_Q8_0, "q8_0"},
-                                                 {"qwen3-tiny", EMBER_DTYPE_Q4_K, "q4_k"}, {"llama-bidir-tiny", EMBER_DTYPE_F16, "f16"}};
+                                                 {"qwen3-tiny", EMBER_DTYPE_Q4_K, "q4_k"}, {"llama-bidir-tiny", EMBER_DTYPE_F16, "f16"},
+                                                 {"llama-bidir-llama3rope-tiny", EMBER_DTYPE_F16, "f16"}};
             for (const Golden& gd : goldens_to_convert) {
                 const std::string file = scratch.path() + "/golden-" + gd.name + "-" + gd.tag + ".gguf";
                 if (ember_convert((goldens + gd.name).c_str(), file.c_str(), gd.dtype) != EMBER_OK) continue;

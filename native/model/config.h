@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ember/ember.h"
 #include "io/json.h"
@@ -25,6 +26,9 @@ struct RopeConfig {
     double mscale = 0.0;                 // yarn, DeepSeek style; 0: not given
     double mscale_all_dim = 0.0;         // yarn, DeepSeek style; 0: not given
     bool truncate = true;                // yarn: round the correction range outwards to whole pairs
+    // Per-pair divisors of the frequencies, applied after the variant (GGUF files carry Llama 3
+    // scaling this way, as the tensor rope_freqs.weight); empty: none.
+    std::vector<float> freq_factors;
 };
 
 struct DecoderConfig {

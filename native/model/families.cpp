@@ -103,6 +103,8 @@ Json describe_decoder(const DecoderConfig& c) {
         if (c.rope.factor > 0) rope["factor"] = c.rope.factor;
         if (c.rope.original_max_positions > 0) rope["original_max_positions"] = c.rope.original_max_positions;
     }
+    // GGUF Llama 3 scaling: the divisors as stored (rope_freqs.weight).
+    if (!c.rope.freq_factors.empty()) rope["freq_factors"] = c.rope.freq_factors;
     if (c.rope.type == "yarn")
         rope["attention_factor"] = compute_rope_frequencies(c.rope, c.head_dim, c.max_positions, c.max_positions).attention_factor;
     Json d = Json::object();

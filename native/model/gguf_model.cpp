@@ -1,5 +1,6 @@
 #include "model/gguf_model.h"
 
+#include <cstring>
 #include <map>
 
 #include "core/error.h"
@@ -113,10 +114,17 @@ DecoderModelSpec gguf_decoder_spec(const GgufFile& f) {
     } else if (scaling != "none") {
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: rope scaling \"%s\" is not supported", f.path().c_str(), scaling.c_str());
     }
-    // llama.cpp stores Llama-3 style scaling as per-frequency factors in a tensor.
-    if (f.tensor("rope_freqs.weight") != nullptr)
-        EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "%s: RoPE frequency factors (rope_freqs.weight, Llama 3 scaling) are not "
-                   "supported in GGUF files yet", f.path().c_str());
+    // llama.cpp's converter stores Llama 3 scaling as per-pair frequency divisors in a tensor.
+    if (const GgufTensor* t = f.tensor("rope_freqs.weight")) {
+        const int64_t pairs = c.head_dim / 2;
+        if (t->dtype != EMBER_DTYPE_F32 || t->n_dims != 1 || t->dims[0] != pairs ||
+            t->bytes != static_cast<uint64_t>(pairs) * 4 || t->data == nullptr)
+            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: rope_freqs.weight must be %lld f32 values (one per frequency pair), "
+                       "found %s with %lld values", f.path().c_str(), (long long)pairs, t->type_name.c_str(),
+                       (long long)(t->n_dims == 1 ? t->dims[0] : -1));
+        c.rope.freq_factors.resize(static_cast<size_t>(pairs));
+        std::memcpy(c.rope.freq_factors.data(), t->data, static_cast<size_t>(pairs) * 4);  // values checked with the RoPE
+    }
     const GgufTensor* embd = f.tensor("token_embd.weight");
     if (embd == nullptr) EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "%s: missing tensor token_embd.weight", f.path().c_str());
     if (embd->n_dims != 2 || embd->dims[1] < 1 || embd->dims[1] > (1 << 24))

@@ -150,6 +150,19 @@ RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim
                    "RoPE scaling type \"%s\" is not supported (supported: default, linear, ntk, dynamic, yarn, llama3)",
                    t.c_str());
     }
+    if (!rope.freq_factors.empty()) {
+        // llama.cpp's rule (ggml_rope_ext's freq_factors): each pair's angle divided by its factor.
+        if (rope.freq_factors.size() != f.inv_freq.size())
+            EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE frequency factors: %zu values for %zu frequency pairs",
+                       rope.freq_factors.size(), f.inv_freq.size());
+        for (size_t j = 0; j < f.inv_freq.size(); ++j) {
+            const float factor = rope.freq_factors[j];
+            if (!std::isfinite(factor) || !(factor > 0.0f))
+                EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE frequency factor %zu is %g (must be finite and positive)", j,
+                           static_cast<double>(factor));
+            f.inv_freq[j] = static_cast<float>(static_cast<double>(f.inv_freq[j]) / factor);
+        }
+    }
     for (float inv : f.inv_freq)
         if (!std::isfinite(inv) || !(inv > 0.0f))
             EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE \"%s\" with base %g gives a non-positive frequency", t.c_str(),
@@ -157,6 +170,17 @@ RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim
     if (!std::isfinite(f.attention_factor) || !(f.attention_factor > 0.0f))
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE attention factor %g is not positive", f.attention_factor);
     return f;
+}
+
+std::vector<float> rope_freq_factors(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions) {
+    RopeConfig plain;
+    plain.theta = rope.theta;
+    const RopeFrequencies base = compute_rope_frequencies(plain, rot_dim, max_positions, 0);
+    const RopeFrequencies scaled = compute_rope_frequencies(rope, rot_dim, max_positions, 0);
+    std::vector<float> factors(base.inv_freq.size());
+    for (size_t j = 0; j < factors.size(); ++j)
+        factors[j] = static_cast<float>(static_cast<double>(base.inv_freq[j]) / scaled.inv_freq[j]);
+    return factors;
 }
 
 void build_rope_table(const RopeFrequencies& f, int64_t rows, std::vector<float>& cos, std::vector<float>& sin) {

@@ -20,6 +20,11 @@ struct RopeFrequencies {
 RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions,
                                          int64_t seq_len);
 
+// Per-pair divisors that turn the plain frequencies (base `rope.theta`) into `rope`'s: what
+// llama.cpp's converter writes to GGUF as rope_freqs.weight for Llama 3 scaling. Loading them back
+// (RopeConfig::freq_factors on a "default" config) gives `rope`'s frequencies within an ulp.
+std::vector<float> rope_freq_factors(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions);
+
 // Whether the frequencies depend on the sequence length (dynamic NTK): then every sequence longer
 // than the trained context needs a table of its own.
 bool rope_depends_on_length(const RopeConfig& rope);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -14,40 +15,14 @@
 #include "ember/tools.h"
 #include "io/gguf.h"
 #include "io/json.h"
+#include "io/mapped_file.h"
+#include "goldens.h"
 #include "test_util.h"
 
 namespace {
 
-std::string golden_dir(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/tests/goldens/" + name; }
-
-double cosine(const float* a, const float* b, size_t n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; ++i) {
-        ab += double(a[i]) * b[i];
-        aa += double(a[i]) * a[i];
-        bb += double(b[i]) * b[i];
-    }
-    return ab / std::sqrt(aa * bb);
-}
-
-struct Case {
-    std::vector<int32_t> ids;
-    std::vector<float> hidden, embedding;
-};
-
-std::vector<Case> read_cases(const std::string& name) {
-    ember::Json j = ember::read_json_file(golden_dir(name) + "/reference.json");
-    std::vector<Case> out;
-    for (const auto& c : j["cases"]) {
-        Case g;
-        for (const auto& id : c["ids"]) g.ids.push_back(id.get<int32_t>());
-        for (const auto& row : c["last_hidden_state"])
-            for (const auto& v : row) g.hidden.push_back(v.get<float>());
-        for (const auto& v : c["embedding"]) g.embedding.push_back(v.get<float>());
-        out.push_back(std::move(g));
-    }
-    return out;
-}
+using ember::test::cosine;
+using ember::test::golden_dir;
 
 // Converts `golden` to GGUF `dtype`, loads it and compares every case. Returns the worst
 // embedding cosine and hidden-state relative error.
@@ -65,7 +40,7 @@ void check(const std::string& golden, int32_t dtype, double max_hidden_err, doub
     ember_model_info info;
     REQUIRE(ember_model_get_info(m, &info) == EMBER_OK);
     double worst_cos = 1.0, worst_hidden = 0.0;
-    for (const Case& c : read_cases(golden)) {
+    for (const ember::test::GoldenCase& c : ember::test::read_golden_cases(golden)) {
         const int32_t cu[2] = {0, static_cast<int32_t>(c.ids.size())};
         ember_batch b{};
         b.token_ids = c.ids.data();
@@ -101,6 +76,44 @@ TEST_CASE("qwen3-tiny through GGUF matches the golden") {
 TEST_CASE("bidirectional llama through GGUF: permuted Q/K with interleaved RoPE") {
     check("llama-bidir-tiny", EMBER_DTYPE_F32, 1e-5, 0.999999);
     check("llama-bidir-tiny", EMBER_DTYPE_Q8_0, 5e-2, 0.999);
+}
+
+TEST_CASE("llama3 RoPE through GGUF: rope_freqs.weight as llama.cpp writes and reads it") {
+    // The golden's rope_parameters name llama3 (factor 8 over 128 original positions); the file
+    // carries it as per-pair divisors and no scaling type, and still matches transformers.
+    check("llama-bidir-llama3rope-tiny", EMBER_DTYPE_F32, 1e-5, 0.999999);
+    check("llama-bidir-llama3rope-tiny", EMBER_DTYPE_Q8_0, 5e-2, 0.999);
+
+    const std::string path = "/tmp/ember-test-" + std::to_string(::getpid()) + "-llama3.gguf";
+    REQUIRE(ember_convert(golden_dir("llama-bidir-llama3rope-tiny").c_str(), path.c_str(), EMBER_DTYPE_F32) == EMBER_OK);
+    std::vector<float> factors;
+    {
+        auto g = ember::GgufFile::open(path);
+        CHECK(g->find("llama.rope.scaling.type") == nullptr);
+        const ember::GgufTensor* t = g->tensor("rope_freqs.weight");
+        REQUIRE(t != nullptr);
+        CHECK(t->dtype == EMBER_DTYPE_F32);
+        REQUIRE(t->n_dims == 1);
+        REQUIRE(t->dims[0] == 8);  // head_dim 16
+        factors.assign(reinterpret_cast<const float*>(t->data), reinterpret_cast<const float*>(t->data) + 8);
+    }
+    CHECK(factors.front() == 1.0f);  // the fastest pair is kept
+    CHECK(factors.back() == 8.0f);   // the slowest is divided by the factor
+
+    // A factor that gives no usable frequency (here NaN, written over the slowest pair's) fails the
+    // load as MODEL_MALFORMED, not an embed later.
+    std::string bytes = ember::read_text_file(path);
+    const std::string needle(reinterpret_cast<const char*>(factors.data()), factors.size() * 4);
+    const size_t at = bytes.find(needle);
+    REQUIRE(at != std::string::npos);
+    const float nan = NAN;
+    bytes.replace(at + 7 * 4, 4, reinterpret_cast<const char*>(&nan), 4);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    ember_model* m = nullptr;
+    CHECK(ember_model_load(path.c_str(), nullptr, &m) == EMBER_ERR_MODEL_MALFORMED);
+    CHECK(m == nullptr);
+    CHECK(std::string(ember_last_error()).find("frequency factor 7") != std::string::npos);
+    std::remove(path.c_str());
 }
 
 TEST_CASE("converted GGUF carries llama.cpp's metadata") {

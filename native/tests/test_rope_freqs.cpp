@@ -210,3 +210,71 @@ TEST_CASE("rope overrides: load options replace the configured scaling and base;
     CHECK(status([](ember_load_options& o) { o.attention_scaling = 1; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(status([](ember_load_options& o) { o.attention_scaling = -512; }) == EMBER_ERR_INVALID_ARGUMENT);
 }
+
+// GGUF carries Llama 3 scaling as per-pair divisors (rope_freqs.weight). The transformers llama3
+// numbers (the golden case) must come back from plain RoPE divided by the factors Ember's converter
+// writes, and those factors must be the ones llama.cpp's converter computes (its formula, written
+// out here in double from the float32 frequencies as its Python does: 1 below the high-frequency
+// wavelength, the factor above the low one, 1 / ((1 - smooth) / factor + smooth) between).
+TEST_CASE("rope frequencies: GGUF frequency factors reproduce llama3 and match llama.cpp's converter") {
+    const Json golden = read_json_file(golden_path("rope-inv-freq.json"));
+    const Json* llama3 = nullptr;
+    for (const Json& c : golden["cases"])
+        if (c["name"] == "llama3") llama3 = &c;
+    REQUIRE(llama3 != nullptr);
+    Json config = Json::object();
+    config["rope_parameters"] = (*llama3)["rope"];
+    const RopeConfig rope = parse_rope_config(config, "llama3");
+    const int32_t head_dim = (*llama3)["head_dim"].get<int32_t>();
+    const int64_t max_pos = (*llama3)["max_position_embeddings"].get<int64_t>();
+    const std::vector<float> factors = rope_freq_factors(rope, head_dim, max_pos);
+    REQUIRE(factors.size() == static_cast<size_t>(head_dim / 2));
+
+    const double factor = rope.factor, low = rope.low_freq_factor, high = rope.high_freq_factor;
+    const double old_context = static_cast<double>(rope.original_max_positions);
+    RopeConfig plain;
+    plain.theta = rope.theta;
+    const std::vector<float> freqs = compute_rope_frequencies(plain, head_dim, max_pos, 0).inv_freq;
+    int blended = 0, scaled = 0, kept = 0;
+    double worst_factor = 0;
+    for (size_t j = 0; j < freqs.size(); ++j) {
+        const double wavelen = 2 * M_PI / freqs[j];
+        double want;
+        if (wavelen < old_context / high) {
+            want = 1, ++kept;
+        } else if (wavelen > old_context / low) {
+            want = factor, ++scaled;
+        } else {
+            const double smooth = (old_context / wavelen - low) / (high - low);
+            want = 1 / ((1 - smooth) / factor + smooth), ++blended;
+        }
+        worst_factor = std::max(worst_factor, ulps(factors[j], static_cast<float>(want)));
+    }
+    MESSAGE("factors vs llama.cpp's formula: worst " << worst_factor << " x 2^-24 (" << kept << " kept, " << blended
+                                                     << " blended, " << scaled << " scaled)");
+    CHECK(kept > 0);
+    CHECK(blended > 0);
+    CHECK(scaled > 0);
+    CHECK(worst_factor <= 4.0);  // two float32 roundings of a ratio of float32 values
+
+    RopeConfig from_gguf = plain;
+    from_gguf.freq_factors = factors;
+    const std::vector<float> got = compute_rope_frequencies(from_gguf, head_dim, max_pos, 0).inv_freq;
+    const std::vector<float> want = (*llama3)["inv_freq"].get<std::vector<float>>();
+    REQUIRE(got.size() == want.size());
+    double worst = 0;
+    for (size_t j = 0; j < want.size(); ++j) worst = std::max(worst, ulps(got[j], want[j]));
+    MESSAGE("plain / factors vs transformers' llama3 inv_freq: worst " << worst << " x 2^-24");
+    CHECK(worst <= 3.0);  // the llama3 bound (2) plus the division's rounding
+
+    // Factors that give no usable frequencies are refused, whatever their source.
+    for (float bad : {0.0f, -1.0f, NAN, INFINITY}) {
+        RopeConfig r = from_gguf;
+        r.freq_factors[3] = bad;
+        INFO("factor " << bad);
+        CHECK(status_of([&] { compute_rope_frequencies(r, head_dim, max_pos, 0); }) == EMBER_ERR_MODEL_MALFORMED);
+    }
+    RopeConfig shorter = from_gguf;
+    shorter.freq_factors.pop_back();
+    CHECK(status_of([&] { compute_rope_frequencies(shorter, head_dim, max_pos, 0); }) == EMBER_ERR_MODEL_MALFORMED);
+}

@@ -17,6 +17,7 @@
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "model/config.h"
+#include "model/rope_freqs.h"
 #include "quant/quants.h"
 #include "tools/convert.h"
 
@@ -244,7 +245,7 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     const DecoderConfig c = parse_decoder_config(config, "config.json");
     const bool qwen = c.model_type == "qwen3";
     const std::string arch = qwen ? "qwen3" : "llama";
-    if (c.rope.type != "default" && c.rope.type != "linear" && c.rope.type != "yarn")
+    if (c.rope.type != "default" && c.rope.type != "linear" && c.rope.type != "yarn" && c.rope.type != "llama3")
         EMBER_FAIL(EMBER_ERR_MODEL_UNSUPPORTED, "convert: rope type \"%s\" cannot be written to GGUF yet", c.rope.type.c_str());
     int32_t pooling = read_st_pooling(dir);
     if (pooling < 0) pooling = (qwen || c.causal) ? EMBER_POOLING_LAST : EMBER_POOLING_MEAN;
@@ -269,7 +270,9 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     w.add_f32(a + "attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_eps));
     w.add_f32(a + "rope.freq_base", static_cast<float>(c.rope.theta));
     w.add_u32(a + "rope.dimension_count", static_cast<uint32_t>(c.head_dim));
-    if (c.rope.type != "default") {
+    // llama3 scaling goes in as per-pair divisors (the tensor rope_freqs.weight), as llama.cpp's
+    // converter writes it; llama.cpp has no llama3 scaling type.
+    if (c.rope.type != "default" && c.rope.type != "llama3") {
         w.add_string(a + "rope.scaling.type", c.rope.type);
         w.add_f32(a + "rope.scaling.factor", static_cast<float>(c.rope.factor));
         if (c.rope.original_max_positions > 0)
@@ -305,6 +308,11 @@ void convert_hf_to_gguf(const std::string& dir, const std::string& out, int32_t 
     const int64_t H = c.hidden_size, D = c.head_dim, Q = int64_t(c.num_heads) * D, KV = int64_t(c.num_kv_heads) * D,
                   F = c.intermediate_size;
     const int32_t q_perm = qwen ? 0 : c.num_heads, k_perm = qwen ? 0 : c.num_kv_heads;
+    if (c.rope.type == "llama3") {
+        const std::vector<float> factors = rope_freq_factors(c.rope, c.head_dim, c.max_positions);
+        w.add_tensor("rope_freqs.weight", {static_cast<int64_t>(factors.size())}, EMBER_DTYPE_F32,
+                     [factors](uint8_t* dst, size_t bytes) { std::memcpy(dst, factors.data(), bytes); });
+    }
     matrix("token_embd.weight", hf("embed_tokens.weight"), c.vocab_size, H, 0);
     for (int32_t l = 0; l < c.num_layers; ++l) {
         const std::string p = "layers." + std::to_string(l) + ".", g = "blk." + std::to_string(l) + ".";
