@@ -17,7 +17,8 @@
 #   3. the goldens through the jlinked Java CLI (`ember embed --backend cuda`), both modes
 #   4. benchmarks with the PyTorch peers in the same run: attention vs SDPA, matmul vs cuBLASLt and
 #      torch, Qwen3-0.6B end to end vs transformers (B32 x 512 and 256 mixed-length texts) plus a
-#      probe comparing Ember's embeddings with PyTorch's; the 8B shapes when time is left
+#      probe comparing Ember's embeddings with PyTorch's; the NV-Embed-v2 and 8B shapes when time
+#      is left
 #   5. the table (Ember, peer, ratio, the issue's target; then every step's PASS / FAIL) printed last
 #
 # Environment: OUT, EMBER_GPU_CHECK_BUDGET (seconds, default 480: optional stages start only while
@@ -194,17 +195,19 @@ e2e() {
   rm -rf "$dir" "$dir".*.gguf
 }
 e2e qwen3-0.6b qwen3_0.6b 32 1 180
-# The 8B shapes (16 GB of weights each): optional, only while the budget leaves room for them.
+# The 7-8B shapes (15-16 GB of weights each): optional, only while the budget leaves room for
+# them. NV-Embed-v2 (Mistral-7B bidirectional + its 512-latent pooler) first: it is the one whose
+# pooler path differs; its model folder comes from peers.py, and Ember reads it as any NV-Embed.
 big=${EMBER_GPU_CHECK_BIG:-auto}
 optional=1
-for spec in "qwen3-8b qwen3_8b" "llama-embed-nemotron-8b nemotron_8b"; do
+for spec in "nv-embed-v2 nvembed_v2 150" "qwen3-8b qwen3_8b 90" "llama-embed-nemotron-8b nemotron_8b 90"; do
   set -- $spec
   if [ "$big" = 0 ] || { [ "$big" = auto ] && [ "$(left)" -lt 240 ]; }; then
     record "e2e $2 (B16 x 512)" SKIP 0 "$( [ "$big" = 0 ] && echo "EMBER_GPU_CHECK_BIG=0" || echo "time budget")"
     continue
   fi
   rm -f "$OUT/probe.txt"
-  e2e "$1" "$2" 16 0 90
+  e2e "$1" "$2" 16 0 "$3"  # NV-Embed's limit covers the pooler fold at load (8 heads of 4096)
 done
 optional=0
 

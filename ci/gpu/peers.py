@@ -31,7 +31,12 @@ SHAPES = {
     "qwen3-0.6b": ("qwen3", 1024, 28, 16, 8, 128, 3072, 151669, 1e6),
     "qwen3-8b": ("qwen3", 4096, 36, 32, 8, 128, 12288, 151665, 1e6),
     "llama-embed-nemotron-8b": ("llama_bidirec", 4096, 32, 32, 8, 128, 14336, 128256, 5e5),
+    # Mistral-7B without the causal mask, under NV-Embed-v2's latent-attention pooler (LATENT)
+    "nv-embed-v2": ("nvembed", 4096, 32, 32, 8, 128, 14336, 32000, 1e4),
 }
+# NV-Embed-v2's pooler: 512 latents, 8 cross-attention heads of 4096, GEGLU feed-forward 4 x hidden.
+LATENT = {"num_latents_value": 512, "num_cross_heads": 8, "cross_dim_head": 4096, "ffn_mult": 4}
+LATENT_PREFIX = "latent_attention_model."
 
 
 def result(key, value, unit):
@@ -74,9 +79,11 @@ def make_model(args):
     def ones(n):
         return torch.ones(n, device=dev, dtype=dt)
 
-    sd = {"embed_tokens.weight": w(vocab, hidden)}
+    nv = mtype == "nvembed"
+    bb = "embedding_model." if nv else ""  # NV-Embed keeps its backbone under embedding_model.
+    sd = {bb + "embed_tokens.weight": w(vocab, hidden)}
     for i in range(layers):
-        p = f"layers.{i}."
+        p = f"{bb}layers.{i}."
         sd[p + "input_layernorm.weight"] = ones(hidden)
         sd[p + "post_attention_layernorm.weight"] = ones(hidden)
         sd[p + "self_attn.q_proj.weight"] = w(heads * hd, hidden)
@@ -89,7 +96,21 @@ def make_model(args):
         sd[p + "mlp.gate_proj.weight"] = w(ffn, hidden)
         sd[p + "mlp.up_proj.weight"] = w(ffn, hidden)
         sd[p + "mlp.down_proj.weight"] = w(hidden, ffn)
-    sd["norm.weight"] = ones(hidden)
+    sd[bb + "norm.weight"] = ones(hidden)
+    if nv:
+        r, nh, dh, f = LATENT["num_latents_value"], LATENT["num_cross_heads"], LATENT["cross_dim_head"], LATENT["ffn_mult"] * hidden
+        p = LATENT_PREFIX + "cross_attend_blocks."
+        sd[LATENT_PREFIX + "latents"] = w(r, hidden)
+        for n in ("0.norm", "0.norm_context", "1.norm"):
+            sd[p + n + ".weight"] = ones(hidden)
+            sd[p + n + ".bias"] = w(hidden)
+        sd[p + "0.fn.to_q.weight"] = w(nh * dh, hidden)
+        sd[p + "0.fn.to_kv.weight"] = w(2 * nh * dh, hidden)
+        sd[p + "0.fn.to_out.weight"] = w(hidden, nh * dh)
+        sd[p + "1.fn.net.0.weight"] = w(2 * f, hidden)
+        sd[p + "1.fn.net.0.bias"] = w(2 * f)
+        sd[p + "1.fn.net.2.weight"] = w(hidden, f)
+        sd[p + "1.fn.net.2.bias"] = w(hidden)
     t0 = time.time()
     save_file({k: v.contiguous().cpu() for k, v in sd.items()}, st_path + ".part")
     os.replace(st_path + ".part", st_path)
@@ -101,6 +122,14 @@ def make_model(args):
     }
     if mtype == "qwen3":
         cfg["architectures"] = ["Qwen3Model"]
+    if nv:
+        text = dict(cfg, model_type="bidirectional_mistral", architectures=["BidirectionalMistralModel"],
+                    tie_word_embeddings=False, rms_norm_eps=1e-5)
+        cfg = {"architectures": ["NVEmbedModel"], "model_type": "nvembed", "padding_side": "right",
+               "is_mask_instruction": True, "add_eos": True, "mask_type": "b", "text_config": text,
+               "latent_attention_config": {"model_type": "latent_attention", "num_latents_value": r,
+                                           "num_cross_heads": nh, "cross_dim_head": dh, "hidden_dim": hidden,
+                                           "latent_dim": hidden, "output_normalize": True}}
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
     print(f"{args.dir}: wrote {args.shape} ({sum(v.numel() for v in sd.values()) / 1e9:.2f} B params) in {time.time() - t0:.1f} s")
@@ -179,10 +208,14 @@ class PlainModel:
         from safetensors.torch import load_file
 
         with open(os.path.join(path, "config.json")) as f:
-            c = json.load(f)
+            top = json.load(f)
+        self.nv = top["model_type"] == "nvembed"
+        c = top["text_config"] if self.nv else top
+        self.latent = top.get("latent_attention_config")
+        self.bb = "embedding_model." if self.nv else ""
         self.c = c
         self.qwen = c["model_type"] == "qwen3"
-        self.causal = c["model_type"] != "llama_bidirec"
+        self.causal = c["model_type"] not in ("llama_bidirec", "bidirectional_mistral")
         self.w = {k: v.cuda() for k, v in load_file(os.path.join(path, "model.safetensors")).items()}
         self.h, self.hd = c["hidden_size"], c["head_dim"]
         self.nh, self.nkv = c["num_attention_heads"], c["num_key_value_heads"]
@@ -210,9 +243,9 @@ class PlainModel:
         attn_mask = None
         if mask is not None and not self.causal:
             attn_mask = mask[:, None, None, :].bool()
-        x = W["embed_tokens.weight"][ids]
+        x = W[self.bb + "embed_tokens.weight"][ids]
         for i in range(self.c["num_hidden_layers"]):
-            p = f"layers.{i}."
+            p = f"{self.bb}layers.{i}."
             r = x
             y = self.rms(x, W[p + "input_layernorm.weight"])
             q = (y @ W[p + "self_attn.q_proj.weight"].t()).view(B, L, self.nh, self.hd)
@@ -231,7 +264,37 @@ class PlainModel:
             g = y @ W[p + "mlp.gate_proj.weight"].t()
             u = y @ W[p + "mlp.up_proj.weight"].t()
             x = r + (F.silu(g) * u) @ W[p + "mlp.down_proj.weight"].t()
-        return self.rms(x, W["norm.weight"])
+        return self.rms(x, W[self.bb + "norm.weight"])
+
+    @torch.inference_mode()
+    def latent_pool(self, h, lengths):
+        """NV-Embed's pooler as its modeling code computes it (PreNorm cross-attention to the learned
+        latents with einsum and softmax, then a PreNorm GEGLU feed-forward, both residual), then the
+        mean over each sequence's tokens and L2. h: [B, L, d] bf16."""
+        W, p, eps = self.w, LATENT_PREFIX + "cross_attend_blocks.", 1e-5
+        B, L, d = h.shape
+        nh, dh = self.latent["num_cross_heads"], self.latent["cross_dim_head"]
+
+        def ln(x, n):
+            return F.layer_norm(x, (d,), W[p + n + ".weight"], W[p + n + ".bias"], eps)
+
+        x = ln(h, "0.norm")
+        ctx = ln(W[LATENT_PREFIX + "latents"], "0.norm_context")
+        q = (x @ W[p + "0.fn.to_q.weight"].t()).view(B, L, nh, dh).transpose(1, 2)
+        k, v = (ctx @ W[p + "0.fn.to_kv.weight"].t()).chunk(2, dim=-1)
+        k = k.view(-1, nh, dh).transpose(0, 1)  # [heads, r, dh], the same for every sequence
+        v = v.view(-1, nh, dh).transpose(0, 1)
+        attn = (torch.einsum("bhid,hjd->bhij", q, k) * dh ** -0.5).softmax(dim=-1)
+        o = torch.einsum("bhij,hjd->bhid", attn, v).transpose(1, 2).reshape(B, L, nh * dh)
+        h = o @ W[p + "0.fn.to_out.weight"].t() + h
+        y = ln(h, "1.norm") @ W[p + "1.fn.net.0.weight"].t() + W[p + "1.fn.net.0.bias"]
+        a, g = y.chunk(2, dim=-1)
+        h = (a * F.gelu(g)) @ W[p + "1.fn.net.2.weight"].t() + W[p + "1.fn.net.2.bias"] + h
+        mask = torch.zeros(B, L, device="cuda", dtype=torch.float32)
+        for i, n in enumerate(lengths):
+            mask[i, :n] = 1
+        v = (h.float() * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return F.normalize(v, dim=-1)
 
 
 def load_peer(path):
@@ -257,10 +320,14 @@ def load_peer(path):
         except Exception as e:
             print(f"transformers could not run the model ({str(e).splitlines()[0][:120]}); plain PyTorch instead")
     pm = PlainModel(path)
+    if pm.nv:
+        return "plain PyTorch (sdpa) + NV-Embed's latent pooler", pm, "latent"
     return "plain PyTorch (sdpa)", pm, pm.causal
 
 
-def pool(hidden, lengths, causal_last):
+def pool(hidden, lengths, causal_last, model=None):
+    if causal_last == "latent":
+        return model.latent_pool(hidden, lengths)
     if causal_last:
         idx = torch.tensor([l - 1 for l in lengths], device="cuda")
         v = hidden[torch.arange(len(lengths), device="cuda"), idx]
@@ -275,11 +342,12 @@ def pool(hidden, lengths, causal_last):
 def e2e(args):
     name, model, last = load_peer(args.model)
     with open(os.path.join(args.model, "config.json")) as f:
-        vocab = json.load(f)["vocab_size"]
+        cfg = json.load(f)
+    vocab = cfg.get("text_config", cfg)["vocab_size"]
     print(f"peer: {name}")
     g = torch.Generator(device="cuda").manual_seed(7)
     ids = torch.randint(0, vocab, (args.batch, 512), device="cuda", generator=g)
-    ms = time_ms(lambda: pool(model(ids), [512] * args.batch, last), warm=1, reps=5)
+    ms = time_ms(lambda: pool(model(ids), [512] * args.batch, last, model), warm=1, reps=5)
     tps = args.batch * 512 / (ms * 1e-3)
     print(f"{args.key} B{args.batch} x 512: {ms:.1f} ms, {tps:.0f} tokens/s")
     result(f"torch_e2e_{args.key}_b{args.batch}x512", tps, "tok/s")
@@ -297,7 +365,7 @@ def e2e(args):
 
         def run_all():
             for t, mask, ls in batches:
-                pool(model(t, mask), ls, last)
+                pool(model(t, mask), ls, last, model)
 
         ms = time_ms(run_all, warm=1, reps=5)
         tps = sum(lengths) / (ms * 1e-3)
@@ -313,7 +381,7 @@ def e2e(args):
         for i, l in enumerate(lengths):
             t = torch.tensor([flat[at:at + l]], device="cuda")
             at += l
-            mine = pool(model(t), [l], last)[0]
+            mine = pool(model(t), [l], last, model)[0]
             c = F.cosine_similarity(mine, ember[i].float(), dim=0).item()
             worst = min(worst, c)
         print(f"probe: worst cosine between Ember (CUDA, fast) and {name} over {len(lengths)} sequences: {worst:.6f}")

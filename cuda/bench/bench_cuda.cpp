@@ -17,6 +17,7 @@
 // Timing: CUDA events around the kernels (median of 10 after 3 warm-ups) for kernels; wall clock
 // around the synchronous C call (median of 5 after 1 warm-up) end to end.
 #include <cuda_runtime.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -283,13 +284,19 @@ int bench_e2e(int argc, char** argv) {
             return 2;
         }
     }
-    const bench::ModelShape* shape = bench::find_shape(like);
-    if (shape == nullptr) {
-        std::fprintf(stderr, "unknown shape %s\n", like.c_str());
-        return 2;
-    }
     if (dir.empty()) dir = "/tmp/ember-bench-" + like + "-bf16";
-    bench::synth_model(*shape, "bf16", dir);  // no-op when the folder holds a model
+    struct stat st;
+    if (stat((dir + "/config.json").c_str(), &st) != 0) {
+        // No model there yet: random weights of a decoder shape Ember can write. A folder that
+        // holds a model (any family, e.g. NV-Embed written by ci/gpu/peers.py) is used as it is,
+        // --like then only names it.
+        const bench::ModelShape* shape = bench::find_shape(like);
+        if (shape == nullptr) {
+            std::fprintf(stderr, "unknown shape %s (and no model in %s)\n", like.c_str(), dir.c_str());
+            return 2;
+        }
+        bench::synth_model(*shape, "bf16", dir);
+    }
     std::string path = dir;
     if (!gguf.empty()) {  // the same weights converted to a GGUF type: its speed next to bf16's
         int32_t dt = -1;
