@@ -250,20 +250,27 @@ TEST_CASE("leaks: 10,000 load / embed / free cycles keep heap, fds, mappings and
         REQUIRE(ember_forward_hidden(m, &b, hidden.data(), hidden.size()) == EMBER_OK);
         ember_model_free(m);
     };
+    // The kernel drops an exited thread from /proc/self/task a moment after pthread_join has
+    // returned (the join waits for the tid to be cleared, not for the task to be reaped): on a
+    // loaded machine the last cycle's worker can still be listed, before the loop as after it.
+    // So both readings wait until the thread count has held still for 100 ms (at most 2 s).
+    auto settled_usage = [] {
+        Usage u = usage();
+        for (int i = 0, still = 0; i < 200 && still < 10; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            const Usage v = usage();
+            still = v.threads == u.threads ? still + 1 : 0;
+            u = v;
+        }
+        return u;
+    };
     const long warmup = std::min<long>(cycles / 10, 500);
     for (long i = 0; i < warmup; ++i) cycle(i);
-    const Usage before = usage();
+    const Usage before = settled_usage();
     const auto t0 = std::chrono::steady_clock::now();
     for (long i = warmup; i < cycles; ++i) cycle(i);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    Usage after = usage();
-    // The kernel drops an exited thread from /proc/self/task a moment after pthread_join has
-    // returned (the join waits for the tid to be cleared, not for the task to be reaped): on a
-    // loaded machine the last cycle's worker can still be listed. Give it up to 2 s.
-    for (int i = 0; i < 200 && after.threads != before.threads; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        after = usage();
-    }
+    const Usage after = settled_usage();
     MESSAGE(cycles, " cycles, ", secs, " s after warm-up; heap ", before.heap, " -> ", after.heap, " bytes, fds ",
             before.fds, " -> ", after.fds, ", threads ", before.threads, " -> ", after.threads, ", maps ",
             before.maps, " -> ", after.maps);

@@ -57,6 +57,22 @@ class LeakTest {
         return last;
     }
 
+    /**
+     * ember-worker threads once the count has held still for 100 ms (at most 2 s): an exited
+     * worker stays listed in /proc/self/task a moment after its join returned, before the loop
+     * as after it.
+     */
+    static long settledEmberThreads() throws IOException, InterruptedException {
+        long last = emberThreads();
+        for (int i = 0, still = 0; i < 100 && still < 5; i++) {
+            Thread.sleep(20);
+            long now = emberThreads();
+            still = now == last ? still + 1 : 0;
+            last = now;
+        }
+        return last;
+    }
+
     private static void cycle(int i) {
         // Every other cycle with a native worker thread, so pool start and stop are in the loop.
         try (Embedder e = Embedder.builder().setModel(Goldens.dir("qwen3-tiny")).optBackend(Backend.CPU)
@@ -88,19 +104,14 @@ class LeakTest {
             cycle(i);
         }
         long rssBefore = settledRssKb();
-        long threadsBefore = emberThreads();
+        long threadsBefore = settledEmberThreads();
         long t0 = System.nanoTime();
         for (int i = warmup; i < CYCLES; i++) {
             cycle(i);
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         long rssAfter = settledRssKb();
-        long threadsAfter = emberThreads();
-        // An exited worker stays listed in /proc/self/task a moment after its join returned.
-        for (int i = 0; i < 100 && threadsAfter != threadsBefore; i++) {
-            Thread.sleep(20);
-            threadsAfter = emberThreads();
-        }
+        long threadsAfter = settledEmberThreads();
         System.out.printf("LeakTest: %d cycles in %.1f s after warm-up; RSS %d -> %d kB; ember threads %d -> %d%n",
                 CYCLES - warmup, secs, rssBefore, rssAfter, threadsBefore, threadsAfter);
         assertEquals(liveBefore, NativeModel.liveModels(), "native models still loaded");
