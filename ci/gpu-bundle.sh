@@ -31,7 +31,7 @@ command -v jlink >/dev/null || { echo "no jlink (a JDK is needed)" >&2; exit 1; 
 
 step "jars (mvn -B -q -DskipTests package; CUDA objects compiled once, in build/cmake)"
 mvn -B -q -DskipTests package
-version=$(sed -n 's|.*<version>\(.*\)</version>.*|\1|p' pom.xml | head -n 1)
+version=$(sed -n 's|.*<version>\(.*\)</version>.*|\1|p' pom.xml | sed -n 1p)
 target=$root/java/target
 for jar in "$target/ember-$version.jar" "$target/ember-$version-linux-x86_64.jar" "$target/ember-$version-linux-x86_64-gpu.jar"; do
   [ -f "$jar" ] || { echo "missing $jar" >&2; exit 1; }
@@ -80,10 +80,10 @@ total=$((tree_bytes + bundle_bytes))
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 {
   echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- && echo "" || echo " (+ uncommitted changes)")"
-  echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(ldd --version 2>&1 | head -n 1)"
+  echo "built $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(ldd --version 2>&1 | sed -n 1p)"
   echo "nvcc $(/usr/local/cuda/bin/nvcc --version | tail -n 1)"
   echo "cuda targets $(grep -o 'arch=compute_[0-9a-z]*,code=\[[a-z_0-9]*\]' build/cmake/build.ninja | sort -u | tr '\n' ' ')"
-  echo "java $(java -version 2>&1 | head -n 1), jlink modules $modules"
+  echo "java $(java -version 2>&1 | sed -n 1p), jlink modules $modules"
   echo "bundle $(mib "$bundle_bytes"), working tree $(mib "$tree_bytes"), together $(mib "$total") of the 64 MiB carry limit"
 } >"$bundle/MANIFEST.txt"
 cat "$bundle/MANIFEST.txt"
