@@ -270,8 +270,13 @@ int bench_e2e(int argc, char** argv) {
     std::string dir, like = "qwen3-0.6b", probe_out, key = "qwen3_0.6b", gguf;
     int batch = 32;
     bool mixed = true;
-    for (int i = 2; i + 1 < argc; i += 2) {
-        const std::string k = argv[i], v = argv[i + 1];
+    for (int i = 2; i < argc; i += 2) {
+        const std::string k = argv[i];
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "missing value for %s\n", k.c_str());
+            return 2;
+        }
+        const std::string v = argv[i + 1];
         if (k == "--dir") dir = v;
         else if (k == "--like") like = v;
         else if (k == "--probe-out") probe_out = v;

@@ -49,8 +49,17 @@ int main(int argc, char** argv) {
     std::string like = "qwen3-0.6b", dtype = "bf16", dir, lengths_arg = "128,512";
     int threads = 2, repeat = 3, warmup = 1, layers = 0, se_group = 0, se_window = 0;
     long tokens_per_call = 4096;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        std::string k = argv[i], v = argv[i + 1];
+    for (int i = 1; i < argc; i += 2) {
+        const std::string k = argv[i];
+        if (k == "--help" || k == "-h") {
+            std::printf("usage: %s [--like qwen3-0.6b] [--dtype bf16|f16|f32|q8_0|q4_0|q4_k|q6_k|gguf-f16|...]\n"
+                        "       [--threads 2] [--lengths 128,512] [--tokens 4096] [--dir DIR] [--repeat 3]\n"
+                        "       [--warmup 1] [--layers N] [--self-extend G,W]\n",
+                        argv[0]);
+            return 0;
+        }
+        if (i + 1 >= argc) { std::fprintf(stderr, "missing value for %s\n", k.c_str()); return 2; }
+        const std::string v = argv[i + 1];
         if (k == "--like") like = v;
         else if (k == "--dtype") dtype = v;
         else if (k == "--threads") threads = std::atoi(v.c_str());
