@@ -15,6 +15,7 @@
 #include "doctest/doctest.h"
 #include "io/gguf.h"
 #include "quant/quants.h"
+#include "goldens.h"
 #include "test_util.h"
 #include "tools/convert.h"
 
@@ -298,7 +299,7 @@ TEST_CASE("hostile GGUF headers give typed errors") {
 
 TEST_CASE("convert writes the folder's BPE tokenizer as tokenizer.ggml.*") {
     const std::string dir = "/tmp/ember-test-" + std::to_string(::getpid()) + "-tok";
-    const std::string golden = std::string(EMBER_SOURCE_DIR) + "/tests/goldens/qwen3-tiny";
+    const std::string golden = ember::test::golden_dir("qwen3-tiny");
     ::mkdir(dir.c_str(), 0755);
     write_bytes(dir + "/config.json", read_bytes(golden + "/config.json"));
     write_bytes(dir + "/model.safetensors", read_bytes(golden + "/model.safetensors"));

@@ -11,6 +11,7 @@
 #include "ember/tools.h"
 #include "io/gguf.h"
 #include "io/json.h"
+#include "goldens.h"
 
 namespace {
 
@@ -76,7 +77,7 @@ TEST_CASE("GGUF tokenizer metadata comes back as JSON") {
 TEST_CASE("a converted model's stand-in vocabulary is readable") {
     // qwen3-tiny has no tokenizer.json: convert writes a byte-level stand-in of the model's size.
     const std::string path = temp_path("conv");
-    const std::string golden = std::string(EMBER_SOURCE_DIR) + "/tests/goldens/qwen3-tiny";
+    const std::string golden = ember::test::golden_dir("qwen3-tiny");
     REQUIRE(ember_convert(golden.c_str(), path.c_str(), EMBER_DTYPE_F32) == EMBER_OK);
     std::string text;
     REQUIRE_MESSAGE(tokenizer_json(path, &text) == EMBER_OK, ember_last_error());

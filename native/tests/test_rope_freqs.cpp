@@ -9,13 +9,14 @@
 #include "io/json.h"
 #include "model/config.h"
 #include "model/rope_freqs.h"
+#include "goldens.h"
 #include "test_util.h"
 
 using namespace ember;
 
 namespace {
 
-std::string golden_path(const std::string& name) { return std::string(EMBER_SOURCE_DIR) + "/tests/goldens/" + name; }
+using test::golden_dir;
 
 // |a - b| / |b|, the error in units of float32's relative precision (2^-24 is half an ulp).
 double ulps(double a, double b) { return std::fabs(a - b) / std::fabs(b) / test::kUnitRoundoff; }
@@ -35,7 +36,7 @@ ember_status status_of(const std::function<void()>& f) {
 // the parser. Tolerance 2 units of 2^-24: transformers' float32 pow and Ember's correctly rounded
 // one may differ by an ulp, then one float32 division or blend step adds at most another.
 TEST_CASE("rope frequencies: every variant equals transformers' inv_freq and attention factor") {
-    const Json golden = read_json_file(golden_path("rope-inv-freq.json"));
+    const Json golden = read_json_file(golden_dir("rope-inv-freq.json"));
     int compared = 0;
     for (const Json& c : golden["cases"]) {
         const std::string name = c["name"].get<std::string>();
@@ -142,7 +143,7 @@ TEST_CASE("rope frequencies: static NTK's closed form, dynamic NTK per length") 
 }
 
 TEST_CASE("rope overrides: load options replace the configured scaling and base; bad values are refused") {
-    const Json cfg = read_json_file(golden_path("qwen3-yarn-tiny/config.json"));
+    const Json cfg = read_json_file(golden_dir("qwen3-yarn-tiny/config.json"));
     auto with = [&](auto change) {
         DecoderConfig c = parse_decoder_config(cfg, "config.json");
         ember_load_options o;
@@ -217,7 +218,7 @@ TEST_CASE("rope overrides: load options replace the configured scaling and base;
 // out here in double from the float32 frequencies as its Python does: 1 below the high-frequency
 // wavelength, the factor above the low one, 1 / ((1 - smooth) / factor + smooth) between).
 TEST_CASE("rope frequencies: GGUF frequency factors reproduce llama3 and match llama.cpp's converter") {
-    const Json golden = read_json_file(golden_path("rope-inv-freq.json"));
+    const Json golden = read_json_file(golden_dir("rope-inv-freq.json"));
     const Json* llama3 = nullptr;
     for (const Json& c : golden["cases"])
         if (c["name"] == "llama3") llama3 = &c;
