@@ -87,7 +87,7 @@ void apply_long_context_options(DecoderConfig& c, const ember_load_options& o) {
     if (o.rope_theta > 0.0) r.theta = o.rope_theta;
     if (o.rope_scaling != EMBER_ROPE_SCALING_MODEL) {
         // The context the model was trained for: what a configured scaling extended from.
-        const int64_t trained = r.original_max_positions > 0 ? r.original_max_positions : c.max_positions;
+        const int64_t trained = rope_trained_context(r, c.max_positions);
         RopeConfig fresh;
         fresh.theta = r.theta;
         switch (o.rope_scaling) {

@@ -91,7 +91,7 @@ Decoder::BatchRope Decoder::batch_rope(const Seqs& seqs, bool self_extend) const
     // (transformers recomputes them from the longest sequence of a padded batch; per sequence, a
     // ragged batch gives each sequence what it would get alone). Shorter ones share the base table.
     int64_t shared_rows = 0, own_rows = 0;
-    const int64_t trained = c.rope.original_max_positions > 0 ? c.rope.original_max_positions : c.max_positions;
+    const int64_t trained = rope_trained_context(c.rope, c.max_positions);
     const bool dynamic = rope_depends_on_length(c.rope);
     for (int32_t s = 0; s < seqs.n_seqs; ++s) {
         const int64_t len = cu[s + 1] - cu[s];

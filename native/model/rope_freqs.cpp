@@ -34,10 +34,6 @@ double require_factor(const RopeConfig& r) {
     return r.factor;
 }
 
-int64_t original_context(const RopeConfig& r, int64_t max_positions) {
-    return r.original_max_positions > 0 ? r.original_max_positions : max_positions;
-}
-
 // NTK-aware base for a factor: base * factor^(d / (d - 2)), the closed form that keeps the lowest
 // frequency's wavelength scaled by exactly `factor`.
 double ntk_base(double base, double factor, int32_t dim) {
@@ -49,7 +45,7 @@ double ntk_base(double base, double factor, int32_t dim) {
 // keep their frequency (extrapolation), pairs that turn fewer than beta_slow times are divided by
 // the factor (interpolation), a linear ramp in between.
 RopeFrequencies yarn(const RopeConfig& r, int32_t dim, int64_t max_positions) {
-    const int64_t original = original_context(r, max_positions);
+    const int64_t original = rope_trained_context(r, max_positions);
     const double factor = r.factor > 0.0 ? r.factor : static_cast<double>(max_positions) / static_cast<double>(original);
     if (!(factor > 0.0) || !std::isfinite(factor))
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE scaling \"yarn\" needs a factor > 0");
@@ -92,7 +88,7 @@ RopeFrequencies yarn(const RopeConfig& r, int32_t dim, int64_t max_positions) {
 // shorter than original / high_freq_factor kept, a smooth blend in between.
 RopeFrequencies llama3(const RopeConfig& r, int32_t dim, int64_t max_positions) {
     const double factor = require_factor(r);
-    const double original = static_cast<double>(original_context(r, max_positions));
+    const double original = static_cast<double>(rope_trained_context(r, max_positions));
     const double low = r.low_freq_factor, high = r.high_freq_factor;
     if (!(low > 0.0) || !(high > low))
         EMBER_FAIL(EMBER_ERR_MODEL_MALFORMED, "RoPE scaling \"llama3\" needs 0 < low_freq_factor < high_freq_factor");
@@ -116,6 +112,10 @@ RopeFrequencies llama3(const RopeConfig& r, int32_t dim, int64_t max_positions) 
 
 }  // namespace
 
+int64_t rope_trained_context(const RopeConfig& rope, int64_t max_positions) {
+    return rope.original_max_positions > 0 ? rope.original_max_positions : max_positions;
+}
+
 bool rope_depends_on_length(const RopeConfig& rope) { return rope.type == "dynamic"; }
 
 RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions,
@@ -138,7 +138,7 @@ RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim
         // The NTK base for this sequence: unchanged up to the context the model was trained for,
         // then base * (factor * L / Lmax - (factor - 1))^(d / (d - 2)).
         const double factor = require_factor(rope);
-        const double lmax = static_cast<double>(original_context(rope, max_positions));
+        const double lmax = static_cast<double>(rope_trained_context(rope, max_positions));
         const double len = std::max(static_cast<double>(seq_len), lmax);
         f.inv_freq = default_inv_freq(ntk_base(rope.theta, factor * len / lmax - (factor - 1.0), rot_dim), rot_dim);
     } else if (t == "yarn") {

@@ -25,6 +25,10 @@ RopeFrequencies compute_rope_frequencies(const RopeConfig& rope, int32_t rot_dim
 // (RopeConfig::freq_factors on a "default" config) gives `rope`'s frequencies within an ulp.
 std::vector<float> rope_freq_factors(const RopeConfig& rope, int32_t rot_dim, int64_t max_positions);
 
+// The context the model was trained for, which scaling extends from: original_max_positions when
+// the config gives it, else max_positions.
+int64_t rope_trained_context(const RopeConfig& rope, int64_t max_positions);
+
 // Whether the frequencies depend on the sequence length (dynamic NTK): then every sequence longer
 // than the trained context needs a table of its own.
 bool rope_depends_on_length(const RopeConfig& rope);
