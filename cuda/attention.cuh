@@ -7,9 +7,9 @@
 //            m16n8k16 tensor cores, online softmax in f32 (attention_flash.cu).
 //   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
 //            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
-//            models (head_dim 16) run here, and so does SelfExtend (the flash kernel has no
-//            grouped-position scores yet).
-// Both take LongEmbed's length scaling (length_scaling_base).
+//            models (head_dim 16) run here.
+// Both take SelfExtend (grouped-position scores beyond the window: ops/score_kinds.h) and
+// LongEmbed's length scaling (length_scaling_base).
 // EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis).
 #pragma once
 
@@ -19,6 +19,7 @@
 
 #include "backend/backend.h"
 #include "common.cuh"
+#include "ops/score_kinds.h"
 
 namespace ember::cuda {
 
@@ -51,5 +52,16 @@ ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::s
 ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 
 constexpr int kAttentionGenericMaxHeadDim = 256;
+
+// The flash kernel's SelfExtend tile rule (host and device, so the host tests replay it): the
+// score kinds that queries [q0, q0 + rows) of a sequence of `len` tokens meet in the key tile
+// [k0, k0 + bn) when keys from kv_end on are masked. Queries past the sequence are left out, so a
+// warp's kinds (16 rows) are a subset of its block's (64 rows), and for the warp's queries that
+// are stored, a single kind means every visible pair is of that kind.
+__host__ __device__ inline int flash_tile_kinds(int window, bool causal, int len, int kv_end, int q0, int rows, int k0,
+                                                int bn) {
+    const int q1 = (q0 + rows < len ? q0 + rows : len) - 1, k1 = (k0 + bn < kv_end ? k0 + bn : kv_end) - 1;
+    return tile_score_kinds(window, causal, q0, q1, k0, k1);
+}
 
 }  // namespace ember::cuda

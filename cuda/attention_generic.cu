@@ -10,10 +10,10 @@
 //   values:  every lane owns head dims lane, lane + 32, ... and adds p_j v_j[d] for the 32 keys
 //
 // SelfExtend (see ember_attention_params): the block's 8 queries and the tile's 32 keys decide
-// which score kinds occur (ordinary inside the window, grouped before / after it, the same rule
-// as the CPU kernel's tile_score_kinds). Each kind present loads its K tile into the same shared
-// buffer in turn and the lanes whose pair is of that kind take that product; a tile entirely
-// inside or outside the window costs one pass, as without SelfExtend.
+// which score kinds occur (tile_score_kinds, ops/score_kinds.h: the CPU kernel's rule). Each kind
+// present loads its K tile into the same shared buffer in turn and the lanes whose pair is of
+// that kind take that product; a tile entirely inside or outside the window costs one pass, as
+// without SelfExtend.
 #include <algorithm>
 
 #include "attention.cuh"
@@ -45,23 +45,6 @@ constexpr int kMaxPerLane = kAttentionGenericMaxHeadDim / 32;
 // K and V tiles, then the queries of each score kind the launch uses (1, or 3 with SelfExtend).
 size_t generic_smem_bytes(int d, int kinds) {
     return (static_cast<size_t>(2 * kKeys) * (d + 1) + static_cast<size_t>(kinds) * kQueries * d) * 4;
-}
-
-constexpr int kNear = 1, kPast = 2, kFuture = 4;
-
-// The kinds among queries [q0, q1] and keys [k0, k1] (the CPU kernel's tile_score_kinds).
-__device__ __forceinline__ int tile_kinds(int window, bool causal, int q0, int q1, int k0, int k1) {
-    if (window <= 0) return kNear;
-    int kinds = 0;
-    if (k0 <= q1 - window) kinds |= kPast;
-    if (!causal && k1 >= q0 + window) kinds |= kFuture;
-    if (k0 <= (causal ? q1 : q1 + window - 1) && k1 >= q0 - window + 1) kinds |= kNear;
-    return kinds;
-}
-
-__device__ __forceinline__ int pair_kind(int window, int i, int j) {
-    if (window <= 0) return kNear;
-    return i - j >= window ? kPast : j - i >= window ? kFuture : kNear;
 }
 
 template <class T>
@@ -101,8 +84,8 @@ __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const Gener
 
     for (int kt0 = 0; kt0 < kv_end; kt0 += kKeys) {
         const int key = kt0 + lane;
-        const int kinds = tile_kinds(p.window, p.causal != 0, q0, q_last, kt0, min(kt0 + kKeys, kv_end) - 1);
-        const int mine = valid ? pair_kind(p.window, qi, key) : 0;
+        const int kinds = tile_score_kinds(p.window, p.causal != 0, q0, q_last, kt0, min(kt0 + kKeys, kv_end) - 1);
+        const int mine = valid ? score_kind(qi, key, p.window) : 0;
         float sc = 0.0f;
         bool v_loaded = false;
         for (int c = 0; c < n_kinds; ++c) {

@@ -49,24 +49,38 @@ ember_status allow_smem(const void* kernel, size_t bytes, const char* op, std::s
     return EMBER_OK;
 }
 
-int sm_count() {
-    static std::atomic<int> cache[64];
+namespace {
+
+// A device attribute of the current device, cached per device; `fallback` when it cannot be read.
+int cached_attribute(std::atomic<int> (&cache)[64], cudaDeviceAttr attr, int fallback) {
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) {
         (void)cudaGetLastError();
-        return 132;
+        return fallback;
     }
     if (dev >= 0 && dev < 64) {
         const int c = cache[dev].load(std::memory_order_relaxed);
         if (c > 0) return c;
     }
-    int sms = 0;
-    if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms <= 0) {
+    int v = 0;
+    if (cudaDeviceGetAttribute(&v, attr, dev) != cudaSuccess || v <= 0) {
         (void)cudaGetLastError();
-        return 132;
+        return fallback;
     }
-    if (dev >= 0 && dev < 64) cache[dev].store(sms, std::memory_order_relaxed);
-    return sms;
+    if (dev >= 0 && dev < 64) cache[dev].store(v, std::memory_order_relaxed);
+    return v;
+}
+
+}  // namespace
+
+int sm_count() {
+    static std::atomic<int> cache[64];
+    return cached_attribute(cache, cudaDevAttrMultiProcessorCount, 132);
+}
+
+size_t smem_optin_limit() {
+    static std::atomic<int> cache[64];
+    return static_cast<size_t>(cached_attribute(cache, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));
 }
 
 }  // namespace ember::cuda

@@ -206,6 +206,10 @@ ember_status allow_smem(const void* kernel, size_t bytes, const char* op, std::s
 // Multiprocessors of the current device (cached per device).
 int sm_count();
 
+// The most dynamic shared memory one block of the current device may opt in to (cached per
+// device; 0 when there is no device to ask).
+size_t smem_optin_limit();
+
 // Grid-y limit: launchers that put rows on grid.y stride over the rest inside the kernel.
 constexpr unsigned kMaxGridY = 65535;
 

@@ -31,6 +31,8 @@ ROWS = [
     ("attn d128 B8 S2048", "attn_b8_s2048", ["sdpa_attn_b8_s2048"], "TFLOP/s", 650),
     ("attn d128 B1 S32768", "attn_b1_s32768", ["sdpa_attn_b1_s32768"], "TFLOP/s", 650),
     ("attn causal B2 S8192", "attn_causal_b2_s8192", ["sdpa_attn_causal_b2_s8192"], "TFLOP/s", 600),
+    ("attn SE W512 B1 S32768 (vs plain)", "attn_se_b1_s32768", ["attn_b1_s32768"], "TFLOP/s", None),
+    ("attn causal SE W512 S32768 (vs plain)", "attn_causal_se_b1_s32768", ["attn_causal_b1_s32768"], "TFLOP/s", None),
     ("matmul bf16 (0.6B proj, m 16384)", "matmul_ember_bf16", ["matmul_cublaslt_bf16", "matmul_torch_bf16"], "TFLOP/s", None),
     ("matmul Q8_0 weights", "matmul_ember_q8_0", ["matmul_ember_bf16"], "TFLOP/s", None),
     ("matmul Q4_K weights", "matmul_ember_q4_k", ["matmul_ember_bf16"], "TFLOP/s", None),
@@ -53,17 +55,17 @@ def main(argv):
     steps_file, logs = argv[1], argv[2:]
     r = results(logs)
     out = []
-    out.append(f"{'workload':36s} {'Ember':>12s} {'peer':>12s} {'ratio':>6s} {'target':>10s}  unit")
+    out.append(f"{'workload':38s} {'Ember':>12s} {'peer':>12s} {'ratio':>6s} {'target':>10s}  unit")
     for label, ek, pks, unit, target in ROWS:
         e = r.get(ek)
         p = next((r[k] for k in pks if k in r), None)
         if e is None and p is None:
             continue
         ratio = f"{e / p:.2f}" if e and p else "-"
-        out.append(f"{label:36s} {fmt(e):>12s} {fmt(p):>12s} {ratio:>6s} {fmt(target):>10s}  {unit}")
+        out.append(f"{label:38s} {fmt(e):>12s} {fmt(p):>12s} {ratio:>6s} {fmt(target):>10s}  {unit}")
     for k, v in sorted(r.items()):
         if k.startswith("probe_cosine_"):
-            out.append(f"{'e2e probe cosine vs PyTorch (' + k[13:] + ')':36s} {v:12.6f}")
+            out.append(f"{'e2e probe cosine vs PyTorch (' + k[13:] + ')':38s} {v:12.6f}")
     out.append("")
     try:
         with open(steps_file) as f:

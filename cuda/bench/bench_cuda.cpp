@@ -2,7 +2,9 @@
 // lines "RESULT <key> <value> <unit>".
 //
 //   ember_cuda_bench attention            flash attention TFLOP/s (bf16, head_dim 128) on the
-//                                         issue's shapes; FLOPs = 4 B H S^2 D (causal: half)
+//                                         issue's shapes, and at B1 S32768 with SelfExtend
+//                                         (W = 512) against the same shape without it; FLOPs =
+//                                         4 B H S^2 D (causal: half), whatever SelfExtend adds
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
@@ -107,12 +109,16 @@ int bench_attention() {
         const char* key;
         int B, H, S, D;
         bool causal;
+        int window;  // SelfExtend; 0: off
     };
-    const Shape shapes[] = {{"attn_b32_s512", 32, 16, 512, 128, false},
-                            {"attn_b8_s2048", 8, 16, 2048, 128, false},
-                            {"attn_b1_s32768", 1, 16, 32768, 128, false},
-                            {"attn_causal_b2_s8192", 2, 16, 8192, 128, true}};
-    std::printf("%-22s %10s %10s\n", "shape", "ms", "TFLOP/s");
+    const Shape shapes[] = {{"attn_b32_s512", 32, 16, 512, 128, false, 0},
+                            {"attn_b8_s2048", 8, 16, 2048, 128, false, 0},
+                            {"attn_b1_s32768", 1, 16, 32768, 128, false, 0},
+                            {"attn_causal_b2_s8192", 2, 16, 8192, 128, true, 0},
+                            {"attn_se_b1_s32768", 1, 16, 32768, 128, false, 512},
+                            {"attn_causal_b1_s32768", 1, 16, 32768, 128, true, 0},
+                            {"attn_causal_se_b1_s32768", 1, 16, 32768, 128, true, 512}};
+    std::printf("%-26s %10s %10s\n", "shape", "ms", "TFLOP/s");
     for (const Shape& s : shapes) {
         const int64_t T = int64_t(s.B) * s.S, W = int64_t(s.H) * s.D;
         void* q = random_bf16(T * W, 1, 1.0f);
@@ -139,18 +145,32 @@ int bench_attention() {
         a.head_dim = s.D;
         a.scale = 1.0f / std::sqrt(float(s.D));
         a.causal = s.causal;
+        // SelfExtend's grouped operands: random like q and k (the timing does not depend on them).
+        void* grouped[4] = {nullptr, nullptr, nullptr, nullptr};
+        if (s.window > 0) {
+            for (int i = 0; i < (s.causal ? 2 : 4); ++i) grouped[i] = random_bf16(T * W, 4 + i, 1.0f);
+            a.self_extend_window = s.window;
+            a.q_group = Tensor{grouped[0], EMBER_DTYPE_BF16, T, W, W};
+            a.k_group = Tensor{grouped[1], EMBER_DTYPE_BF16, T, W, W};
+            if (!s.causal) {
+                a.q_group_future = Tensor{grouped[2], EMBER_DTYPE_BF16, T, W, W};
+                a.k_group_future = Tensor{grouped[3], EMBER_DTYPE_BF16, T, W, W};
+            }
+        }
+        std::printf("%-26s path %s\n", s.key, attention_path_name(choose_attention(a)));
         std::string err;
         bool ok = true;
         const double ms = time_ms([&] {
             if (attention(a, nullptr, &err) != EMBER_OK) ok = false;
         });
+        for (void* g : grouped) cudaFree(g);
         if (!ok) {
             std::fprintf(stderr, "attention failed: %s\n", err.c_str());
             return 1;
         }
         const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
         const double tf = flops / (ms * 1e-3) / 1e12;
-        std::printf("%-22s %10.3f %10.1f\n", s.key, ms, tf);
+        std::printf("%-26s %10.3f %10.1f\n", s.key, ms, tf);
         std::printf("RESULT %s %.1f TFLOP/s\n", s.key, tf);
         cudaFree(q);
         cudaFree(k);

@@ -346,46 +346,64 @@ double se_error(const SeProblem& p, const std::vector<float>& got, bool self_ext
 // like them). bf16 operands are compared with the twin run on the same rounded values: the output
 // is rounded to bf16 (2^-9 of |out| <= the terms), and the flash path also rounds P to bf16 for
 // P V (another 2^-9 of the terms), so 6e-3 of the terms.
-TEST_CASE("attention: SelfExtend (generic path) and length scaling (both paths) match the CPU twin") {
+//
+// Windows: 4 (almost every flash tile of 64 keys on the window's edge, two or three products per
+// tile), 64 (edges on tile boundaries) and 200 (edges inside tiles, whole tiles beyond the
+// window); lengths around them (W + 1) and odd ones (97, 1, 1025 for the flash path's long rows).
+TEST_CASE("attention: SelfExtend and length scaling match the CPU twin on both paths") {
     uint64_t seed = test::test_seed() + 900;
     INFO("seed " << seed);
     struct Shape {
         int32_t heads, kv_heads, dim;
     };
+    int flash_runs = 0;
     for (const Shape sh : {Shape{4, 2, 64}, Shape{8, 2, 128}, Shape{2, 1, 16}})
-        for (int32_t window : {4, 64})
+        for (int32_t window : {4, 64, 200})
             for (bool causal : {true, false})
                 for (int32_t dt : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16}) {
-                    const SeProblem p = make_se({300, window + 1, 97, 1}, sh.heads, sh.kv_heads, sh.dim, window,
-                                                window == 4 ? 64 : 0, causal, dt, seed += 11);
+                    std::vector<int32_t> lengths{300, window + 1, 97, 1};
+                    if (window == 200 && dt == EMBER_DTYPE_BF16 && sh.dim == 128) lengths.push_back(1025);
+                    const SeProblem p = make_se(lengths, sh.heads, sh.kv_heads, sh.dim, window, window == 4 ? 64 : 0,
+                                                causal, dt, seed += 11);
                     INFO("heads " << sh.heads << "/" << sh.kv_heads << " dim " << sh.dim << " W " << window << " causal "
                                   << causal << (dt == EMBER_DTYPE_BF16 ? " bf16" : " f32"));
                     const double tol = dt == EMBER_DTYPE_BF16 ? 6e-3 : 1e-5;
-                    bool applies = false;
-                    const std::vector<float> se = run_se(p, AttentionPath::Generic, true, &applies);
-                    REQUIRE(applies);
-                    CHECK(se_error(p, se, true) <= tol);
-                    bool flash = true;
-                    run_se(p, AttentionPath::Flash, true, &flash);
-                    CHECK_FALSE(flash);  // SelfExtend runs on the generic path
-                    // Without SelfExtend (length scaling alone where set), every path that applies.
                     for (AttentionPath path : {AttentionPath::Flash, AttentionPath::Generic}) {
+                        INFO("path " << attention_path_name(path));
+                        bool applies = false;
+                        const std::vector<float> se = run_se(p, path, true, &applies);
+                        // The flash path takes SelfExtend wherever it takes plain attention.
+                        const bool flash_expected = dt == EMBER_DTYPE_BF16 && (sh.dim == 64 || sh.dim == 128);
+                        CHECK(applies == (path == AttentionPath::Generic || flash_expected));
+                        if (applies) {
+                            CHECK(se_error(p, se, true) <= tol);
+                            if (path == AttentionPath::Flash) ++flash_runs;
+                        }
+                        // Without SelfExtend (length scaling alone where set).
                         const std::vector<float> plain = run_se(p, path, false, &applies);
                         if (applies) CHECK(se_error(p, plain, false) <= tol);
                     }
                 }
+    CHECK(flash_runs == 2 * 3 * 2);  // dims 64 and 128 x 3 windows x causal or not, bf16
 }
 
+// With a window covering every sequence all pairs are near: SelfExtend must then be the plain
+// kernel exactly (same products in the same order), on each path.
 TEST_CASE("attention: SelfExtend with a window covering the sequences is the plain kernel, bit for bit") {
     uint64_t seed = test::test_seed() + 950;
-    for (bool causal : {true, false}) {
-        const SeProblem p = make_se({300, 65, 1}, 8, 2, 64, 300, 0, causal, EMBER_DTYPE_F32, seed += 7);
-        bool applies = false;
-        const std::vector<float> se = run_se(p, AttentionPath::Generic, true, &applies);
-        const std::vector<float> plain = run_se(p, AttentionPath::Generic, false, &applies);
-        REQUIRE(se.size() == plain.size());
-        CHECK(std::memcmp(se.data(), plain.data(), se.size() * sizeof(float)) == 0);
-    }
+    for (bool causal : {true, false})
+        for (int32_t dt : {EMBER_DTYPE_F32, EMBER_DTYPE_BF16})
+            for (AttentionPath path : {AttentionPath::Generic, AttentionPath::Flash}) {
+                INFO("causal " << causal << " dtype " << dt << " path " << attention_path_name(path));
+                const SeProblem p = make_se({300, 65, 1}, 8, 2, 64, 300, 0, causal, dt, seed += 7);
+                bool applies = false, plain_applies = false;
+                const std::vector<float> se = run_se(p, path, true, &applies);
+                const std::vector<float> plain = run_se(p, path, false, &plain_applies);
+                CHECK(applies == plain_applies);
+                if (!applies) continue;  // flash: f32
+                REQUIRE(se.size() == plain.size());
+                CHECK(std::memcmp(se.data(), plain.data(), se.size() * sizeof(float)) == 0);
+            }
 }
 
 TEST_CASE("attention rejects bad arguments without launching [host]") {

@@ -4,6 +4,8 @@
 //   - the tensor-core fragment plumbing (mma.cuh): ldmatrix and mma.sync m16n8k16 replayed on the
 //     host by the PTX ISA's rules, fed by the lane helpers exactly as the matmul and flash
 //     attention kernels use them, against plain matrix products;
+//   - the flash attention kernel's SelfExtend tile rule (which K tiles a block loads, which
+//     products a warp computes) against every pair's kind;
 //   - the device pool's size classes.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "doctest/doctest.h"
@@ -13,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "attention.cuh"
 #include "core/half.h"
 #include "memory_pool.cuh"
 #include "mma.cuh"
@@ -337,6 +340,43 @@ TEST_CASE("ldmatrix row addresses stay 16-byte aligned and conflict-free at the 
             }
         }
     }
+}
+
+// The flash kernel's tiling (blocks of 64 queries, warps of 16, key tiles of 64; causal blocks
+// stop at their last query): a warp only computes kinds its block loaded, and for the queries it
+// stores, the kinds it computes are exactly those of its visible pairs, so a one-kind warp takes
+// every score from that product and a mixed warp finds every pair's product.
+TEST_CASE("flash SelfExtend tile rule: warps read loaded tiles and compute exactly their pairs' kinds") {
+    int tiles = 0, mixed = 0;
+    for (int len : {1, 7, 63, 64, 65, 97, 300, 1025})
+        for (int window : {1, 4, 63, 64, 65, 200, 512})
+            for (bool causal : {true, false})
+                for (int m0 = 0; m0 < len; m0 += 64) {
+                    const int kv_end = causal ? std::min(len, m0 + 64) : len;
+                    for (int k0 = 0; k0 < kv_end; k0 += 64) {
+                        const int block = flash_tile_kinds(window, causal, len, kv_end, m0, 64, k0, 64);
+                        CHECK(block != 0);
+                        if (causal) CHECK((block & kScoreFuture) == 0);  // causal launches load two kinds
+                        for (int w = 0; w < 4; ++w) {
+                            INFO("len " << len << " W " << window << " causal " << causal << " m0 " << m0 << " k0 " << k0
+                                        << " warp " << w);
+                            const int warp = flash_tile_kinds(window, causal, len, kv_end, m0 + 16 * w, 16, k0, 64);
+                            CHECK((warp & ~block) == 0);
+                            int seen = 0;
+                            bool rows = false;
+                            for (int r = m0 + 16 * w; r < std::min(m0 + 16 * w + 16, len); ++r) {
+                                rows = true;
+                                for (int key = k0; key < std::min(k0 + 64, kv_end); ++key)
+                                    if (!causal || key <= r) seen |= score_kind(r, key, window);
+                            }
+                            if (rows) CHECK(seen == warp);
+                            ++tiles;
+                            mixed += rows && (warp & (warp - 1)) != 0;
+                        }
+                    }
+                }
+    CHECK(mixed > 0);
+    MESSAGE("flash SelfExtend tile rule: " << tiles << " warp tiles, " << mixed << " of them on a window edge");
 }
 
 TEST_CASE("pool size classes waste at most a quarter") {

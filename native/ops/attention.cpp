@@ -146,7 +146,7 @@ void attention_ref(const ember_attention_params& p) {
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < visible; ++j) {
                     // SelfExtend: the product of the pair's kind (ordinary inside the window).
-                    const int kind = p.self_extend_window > 0 ? score_kind(i, j, p.self_extend_window) : kScoreNear;
+                    const int kind = score_kind(i, j, p.self_extend_window);
                     const float* q = kind == kScoreNear ? p.q + (start + i) * p.q_stride
                                      : kind == kScorePast ? p.q_group + (start + i) * p.q_group_stride
                                                           : p.q_group_future + (start + i) * p.q_group_future_stride;

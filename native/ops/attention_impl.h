@@ -33,6 +33,7 @@
 #include <initializer_list>
 
 #include "ember/kernels.h"
+#include "ops/score_kinds.h"
 
 namespace ember {
 class ThreadPool;  // declared, not included: this header reaches the SIMD files (ops/simd/vec.h)
@@ -55,24 +56,9 @@ struct AttentionPlan {
     int64_t qg_off, qf_off, s2_off, s3_off, k2_off, k3_off;
 };
 
-// SelfExtend's score kinds: the ordinary product inside the window, grouped ones beyond it.
-enum AttentionScoreKind : int { kScoreNear = 1, kScorePast = 2, kScoreFuture = 4 };
-
-// The kind of the pair (query i, key j) for window w.
-inline int score_kind(int64_t i, int64_t j, int64_t w) {
-    return i - j >= w ? kScorePast : j - i >= w ? kScoreFuture : kScoreNear;
-}
-
-// The kinds among queries [q0, q1] and keys [k0, k1] (causal: keys past a query are masked and do
-// not count); kScoreNear alone without SelfExtend.
+// The kinds among queries [q0, q1] and keys [k0, k1] of this call (ops/score_kinds.h).
 inline int tile_score_kinds(const ember_attention_params& p, int64_t q0, int64_t q1, int64_t k0, int64_t k1) {
-    if (p.self_extend_window <= 0) return kScoreNear;
-    const int64_t w = p.self_extend_window;
-    int kinds = 0;
-    if (k0 <= q1 - w) kinds |= kScorePast;
-    if (!p.causal && k1 >= q0 + w) kinds |= kScoreFuture;
-    if (k0 <= (p.causal ? q1 : q1 + w - 1) && k1 >= q0 - w + 1) kinds |= kScoreNear;
-    return kinds;
+    return ember::tile_score_kinds(p.self_extend_window, p.causal != 0, q0, q1, k0, k1);
 }
 
 // The softmax scale of a sequence of `len` tokens: scale, times LongEmbed's max(log_base(len), 1)
