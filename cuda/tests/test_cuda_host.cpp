@@ -216,6 +216,19 @@ TEST_CASE("GGUF decoders match ggml's dequantize loops") {
     }
 }
 
+TEST_CASE("the decoders' integer-to-float bit tricks equal the conversions, for every input they get") {
+    for (uint32_t b = 0; b < 256; ++b) {
+        const float want = static_cast<float>(static_cast<int8_t>(b));
+        CHECK(float_from_s8(b) == want);
+        CHECK(float_from_s8(b | 0xAB00u) == want);  // bits above the byte are ignored
+    }
+    for (uint32_t u = 0; u < 65536; ++u) {
+        REQUIRE(float_from_small(u) == static_cast<float>(u));
+        if (u < 64) CHECK(float_from_small(u, 32.0f) == static_cast<float>(static_cast<int>(u) - 32));
+    }
+    CHECK(float_from_small((1u << 23) - 1) == 8388607.0f);
+}
+
 TEST_CASE("plain decoders read f32, f16 and bf16 rows") {
     std::vector<float> f(64);
     std::vector<uint16_t> h(64), b(64);
