@@ -1,7 +1,8 @@
-// CUDA matmul, every path that applies (tensor cores, small m, SIMT) for every weight type (f32,
-// f16, bf16, Q8_0, Q4_K, Q6_K) and activation pair, against a float64 product of exactly the
-// values the GPU sees (inputs rounded to their device type, weights decoded by the same decoders
-// the host test pins to ggml's): what is left is accumulation order and the output rounding.
+// CUDA matmul, every path that applies (tensor cores, small m, SIMT, and cuBLASLt where it loads)
+// for every weight type (f32, f16, bf16, Q8_0, Q4_K, Q6_K) and activation pair, against a float64
+// product of exactly the values the GPU sees (inputs rounded to their device type, weights decoded
+// by the same decoders the host test pins to ggml's): what is left is accumulation order and the
+// output rounding.
 // Odd m (1, 7, 97, 1025), n not a multiple of any tile, bias and accumulate, padded strides.
 #include <cmath>
 #include <random>
@@ -98,7 +99,8 @@ int check_case(const Case& c, uint64_t seed, bool all_paths = true) {
     DeviceArray dx(c.xt, x);
     DeviceVec<float> db(bias);
     int ran = 0;
-    for (MatmulPath path : {MatmulPath::TensorCore, MatmulPath::SmallM, MatmulPath::Simt}) {
+    // cuBLASLt applies only where the library loads (EMBER_CUBLASLT_LIB or libcublasLt.so.13).
+    for (MatmulPath path : {MatmulPath::TensorCore, MatmulPath::SmallM, MatmulPath::Simt, MatmulPath::CublasLt}) {
         DeviceArray dy(c.yt, y0);
         if (!c.accumulate) REQUIRE(cudaMemset(dy.data(), 0xff, dy.buf.bytes) == cudaSuccess);  // poison
         MatmulArgs a{dy.tensor(c.m, c.n, ys), dx.tensor(c.m, c.k, xs), Weight{dw.data(), c.wt, c.n, c.k},
