@@ -53,6 +53,9 @@ ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std:
 
 constexpr int kAttentionGenericMaxHeadDim = 256;
 
+// The flash kernel's tiling with SelfExtend: blocks of 64 queries, 16 per warp, key tiles of 64.
+constexpr int kFlashSeBlockRows = 64, kFlashSeWarpRows = 16, kFlashKeyTile = 64;
+
 // The flash kernel's SelfExtend tile rule (host and device, so the host tests replay it): the
 // score kinds that queries [q0, q0 + rows) of a sequence of `len` tokens meet in the key tile
 // [k0, k0 + bn) when keys from kv_end on are masked. Queries past the sequence are left out, so a
