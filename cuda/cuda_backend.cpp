@@ -13,11 +13,19 @@
 // per call except the RoPE table the decoder shares between calls; the pool's cross-stream rule
 // (memory_pool.cuh) keeps a freed block away from new work until every stream has passed it.
 // Every CUDA error becomes an ember::Error; an out-of-memory error leaves the backend usable.
+//
+// CUDA graphs (EMBER_CUDA_GRAPHS=1): record() captures the calling thread's stream into a graph
+// (thread-local capture mode, so other threads' calls go on as usual) and replay() launches it
+// there. Launching costs a few microseconds per kernel on the host; a short batch's forward pass
+// is hundreds of kernels that each run for less than that, so a replay is what lets a single
+// query run at the speed of the device. Any failure while recording ends the capture and
+// returns no recording: the caller runs the ops directly, and an error they hold is reported then.
 #include <cuda_runtime.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -56,7 +64,8 @@ void check(cudaError_t err, const char* what) {
 
 class CudaBackend final : public Backend {
   public:
-    CudaBackend(int device, Precision precision) : device_(device), precision_(precision), pool_(device) {
+    CudaBackend(int device, Precision precision, bool graphs)
+        : device_(device), precision_(precision), graphs_(graphs), pool_(device) {
         check(cudaSetDevice(device), "cudaSetDevice");
         cudaDeviceProp prop{};
         check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
@@ -81,9 +90,10 @@ class CudaBackend final : public Backend {
 
     BackendKind kind() const override { return BackendKind::Cuda; }
     std::string describe() const override {
-        return format("cuda:%d (%s, sm_%d%d, %d SMs, %.0f GiB, %s)", device_, name_.c_str(), cc_major_, cc_minor_, sms_,
-                      memory_ / 1073741824.0,
-                      precision_ == Precision::Fast ? "bf16 activations, tensor cores" : "fp32 compute");
+        return format("cuda:%d (%s, sm_%d%d, %d SMs, %.0f GiB, %s%s)", device_, name_.c_str(), cc_major_, cc_minor_,
+                      sms_, memory_ / 1073741824.0,
+                      precision_ == Precision::Fast ? "bf16 activations, tensor cores" : "fp32 compute",
+                      graphs_ ? ", CUDA graphs" : "");
     }
     int32_t activation_dtype() const override {
         return precision_ == Precision::Fast ? EMBER_DTYPE_BF16 : EMBER_DTYPE_F32;
@@ -112,6 +122,9 @@ class CudaBackend final : public Backend {
         check(cudaStreamSynchronize(s), "download (synchronize)");
     }
     void synchronize() override { check(cudaStreamSynchronize(stream()), "synchronize"); }
+
+    bool records() const override { return graphs_; }
+    std::unique_ptr<Recording> record(const std::function<void()>& ops, std::string* why) override;
 
     Weight adopt_weight(const void* host, int32_t dtype, int64_t n, int64_t k, Buffer& storage) override {
         const int64_t row_bytes = dtype_row_bytes(dtype, k);
@@ -200,6 +213,20 @@ class CudaBackend final : public Backend {
                      const LatentBlock& b) override;
 
   private:
+    class Graph final : public Recording {
+      public:
+        Graph(CudaBackend& owner, cudaGraphExec_t exec) : owner_(owner), exec_(exec) {}
+        ~Graph() override {
+            cudaGraphExecDestroy(exec_);  // a launch still in flight completes first
+            (void)cudaGetLastError();
+        }
+        void replay() override { check(cudaGraphLaunch(exec_, owner_.stream()), "cudaGraphLaunch"); }
+
+      private:
+        CudaBackend& owner_;
+        cudaGraphExec_t exec_;
+    };
+
     template <class F>
     void run(F&& f) {
         cudaStream_t s = stream();
@@ -233,6 +260,7 @@ class CudaBackend final : public Backend {
 
     const int device_;
     const Precision precision_;
+    const bool graphs_;
     const uint64_t id_ = g_backend_ids.fetch_add(1);
     std::string name_;
     int cc_major_ = 0, cc_minor_ = 0, sms_ = 0;
@@ -241,6 +269,47 @@ class CudaBackend final : public Backend {
     std::mutex streams_mu_;
     std::unordered_map<std::thread::id, cudaStream_t> streams_;
 };
+
+std::unique_ptr<Recording> CudaBackend::record(const std::function<void()>& ops, std::string* why) {
+    auto fail = [&](const std::string& reason) -> std::unique_ptr<Recording> {
+        if (why) *why = reason;
+        return nullptr;
+    };
+    if (!graphs_) return fail("CUDA graphs are off (EMBER_CUDA_GRAPHS=1 turns them on)");
+    cudaStream_t s = stream();
+    check(cudaStreamSynchronize(s), "synchronize before recording");  // the pool's rule for a capturing stream
+    pool_.set_capturing(s, true);
+    cudaError_t err = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+    if (err != cudaSuccess) {
+        (void)cudaGetLastError();
+        pool_.set_capturing(s, false);
+        return fail(format("cudaStreamBeginCapture: %s", cudaGetErrorString(err)));
+    }
+    std::string failure;
+    try {
+        ops();
+    } catch (const std::exception& e) {
+        failure = e.what();
+    } catch (...) {
+        failure = "unknown exception while recording";
+    }
+    cudaGraph_t graph = nullptr;
+    err = cudaStreamEndCapture(s, &graph);  // ends the capture whether or not it was invalidated
+    pool_.set_capturing(s, false);
+    if (failure.empty() && err != cudaSuccess) failure = format("cudaStreamEndCapture: %s", cudaGetErrorString(err));
+    cudaGraphExec_t exec = nullptr;
+    if (failure.empty()) {
+        err = cudaGraphInstantiate(&exec, graph, 0);
+        if (err != cudaSuccess) {
+            failure = format("cudaGraphInstantiate: %s", cudaGetErrorString(err));
+            exec = nullptr;
+        }
+    }
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    (void)cudaGetLastError();
+    if (!failure.empty()) return fail(failure);
+    return std::make_unique<Graph>(*this, exec);
+}
 
 // NV-Embed's latent block from the backend's own ops (see ember_latent_pool_params for the math):
 // LayerNorm, scores against the folded latent keys, per-head softmax, values folded into the
@@ -306,8 +375,15 @@ Precision precision_from_env() {
     EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_PRECISION=%s: expected fast or fp32", v);
 }
 
-std::unique_ptr<Backend> make_backend(int device, Precision precision) {
-    return std::make_unique<CudaBackend>(device, precision);
+bool graphs_from_env() {
+    const char* v = std::getenv("EMBER_CUDA_GRAPHS");
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
+    if (std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
+    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_GRAPHS=%s: expected 0 / off or 1 / on", v);
+}
+
+std::unique_ptr<Backend> make_backend(int device, Precision precision, bool graphs) {
+    return std::make_unique<CudaBackend>(device, precision, graphs);
 }
 
 }  // namespace cuda

@@ -62,7 +62,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
         EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)",
                    device, count);
     }
-    return cuda::make_backend(device, cuda::precision_from_env());
+    return cuda::make_backend(device, cuda::precision_from_env(), cuda::graphs_from_env());
 }
 
 }  // namespace ember

@@ -39,6 +39,13 @@ void DevicePool::add_stream(cudaStream_t s) {
     streams_.push_back(s);
 }
 
+void DevicePool::set_capturing(cudaStream_t s, bool capturing) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find(capturing_.begin(), capturing_.end(), s);
+    if (capturing && it == capturing_.end()) capturing_.push_back(s);
+    if (!capturing && it != capturing_.end()) capturing_.erase(it);
+}
+
 cudaEvent_t DevicePool::event_locked() {
     if (!spare_events_.empty()) {
         cudaEvent_t e = spare_events_.back();
@@ -167,6 +174,7 @@ void DevicePool::release(void* p, cudaStream_t stream) noexcept {
         }
         Pending pd{p, b.size, {}};
         for (cudaStream_t s : streams_) {
+            if (std::find(capturing_.begin(), capturing_.end(), s) != capturing_.end()) continue;
             cudaEvent_t e = event_locked();
             if (e == nullptr || cudaEventRecord(e, s) != cudaSuccess) {
                 // Cannot fence it: wait for everything instead.

@@ -8,7 +8,11 @@
 //   - while the backend has had only one stream, a block freed on it is reused on it (stream
 //     order makes that safe);
 //   - once several streams exist (several calling threads), a freed block gets an event recorded
-//     on every stream and is reused, by any stream, only after all of them completed.
+//     on every stream and is reused, by any stream, only after all of them completed. A stream
+//     that is recording a CUDA graph is left out: its owner synchronized it before recording, and
+//     the recorded work runs only at replay, on memory the recording's owner holds, so the stream
+//     has nothing queued that could read the block (and an event recorded into a capture could not
+//     be queried).
 // Weights use exact, unpooled allocations (alloc_exact); freeing one calls cudaFree.
 // On cudaMalloc failure the pool synchronizes the device, returns every cached block to the
 // driver and tries once more; then it throws Error(EMBER_ERR_OUT_OF_MEMORY). The pool stays
@@ -42,6 +46,8 @@ class DevicePool {
     void release(void* p, cudaStream_t stream) noexcept;
     // Every stream that work is queued on (for the events of cross-stream frees).
     void add_stream(cudaStream_t s);
+    // Marks a stream as recording a graph (see above), or as running again.
+    void set_capturing(cudaStream_t s, bool capturing);
 
     static size_t size_class(size_t bytes);
 
@@ -72,7 +78,7 @@ class DevicePool {
     // (owner stream, size class) -> blocks; owner nullptr: idle, usable by any stream.
     std::multimap<std::pair<cudaStream_t, size_t>, void*> free_;
     std::deque<Pending> pending_;
-    std::vector<cudaStream_t> streams_;
+    std::vector<cudaStream_t> streams_, capturing_;
     std::vector<cudaEvent_t> spare_events_;
     Stats stats_;
 };

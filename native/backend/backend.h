@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -122,6 +123,15 @@ class Buffer {
     size_t bytes_ = 0;
 };
 
+// A sequence of backend ops recorded once (a CUDA graph) and queued again by replay() on the
+// calling thread's stream: the same kernels on the same pointers, shapes and host-side launch
+// decisions as when it was recorded. Only the contents of the memory it reads may change.
+class Recording {
+  public:
+    virtual ~Recording() = default;
+    virtual void replay() = 0;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -141,6 +151,19 @@ class Backend {
     virtual Weight adopt_weight(const void* host, int32_t dtype, int64_t n, int64_t k, Buffer& storage) = 0;
     // Waits for queued work (no-op on CPU).
     virtual void synchronize() {}
+
+    // Whether record() can return a recording (a backend where launching costs more than the
+    // bookkeeping of a replay; off unless the backend was asked to record).
+    virtual bool records() const { return false; }
+    // Records the ops `ops` issues on the calling thread instead of running them: nothing runs
+    // until replay(). `ops` must neither allocate, free, upload nor download, and everything it
+    // touches must outlive the recording. Returns nullptr with `why` set when the backend cannot
+    // record or the recording failed; the caller then runs the ops directly.
+    virtual std::unique_ptr<Recording> record(const std::function<void()>& ops, std::string* why) {
+        (void)ops;
+        if (why) *why = "this backend does not record op sequences";
+        return nullptr;
+    }
 
     // Ops. Tensors and pointers are backend memory.
     // out row t = table row ids[t] (converted to the activation dtype).
