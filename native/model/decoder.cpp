@@ -1,5 +1,6 @@
 #include "model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/dtype.h"
@@ -133,91 +134,227 @@ Decoder::BatchRope Decoder::batch_rope(const Seqs& seqs, bool self_extend) const
     return r;
 }
 
-void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const {
+Decoder::Pass Decoder::prepare(const Seqs& seqs) const {
     const DecoderConfig& c = config_;
     const int64_t T = seqs.total_tokens;
     const int64_t H = c.hidden_size, D = c.head_dim, Q = int64_t(c.num_heads) * D, KV = int64_t(c.num_kv_heads) * D,
                   F = c.intermediate_size;
     const int32_t dt = backend_.activation_dtype();
     const size_t es = static_cast<size_t>(dtype_info(dt)->block_bytes);
-    const float eps = static_cast<float>(c.rms_eps);
 
-    Buffer xn_buf = backend_.alloc(T * H * es), q_buf = backend_.alloc(T * Q * es), k_buf = backend_.alloc(T * KV * es),
-           v_buf = backend_.alloc(T * KV * es), attn_buf = backend_.alloc(T * Q * es),
-           gate_buf = backend_.alloc(T * F * es), up_buf = backend_.alloc(T * F * es);
-    const Tensor xn = make_tensor(xn_buf, T, H, dt), q = make_tensor(q_buf, T, Q, dt), k = make_tensor(k_buf, T, KV, dt),
-                 v = make_tensor(v_buf, T, KV, dt), attn = make_tensor(attn_buf, T, Q, dt),
-                 gate = make_tensor(gate_buf, T, F, dt), up = make_tensor(up_buf, T, F, dt);
+    Pass p;
+    p.xn_buf = backend_.alloc(T * H * es);
+    p.q_buf = backend_.alloc(T * Q * es);
+    p.k_buf = backend_.alloc(T * KV * es);
+    p.v_buf = backend_.alloc(T * KV * es);
+    p.attn_buf = backend_.alloc(T * Q * es);
+    p.gate_buf = backend_.alloc(T * F * es);
+    p.up_buf = backend_.alloc(T * F * es);
+    p.xn = make_tensor(p.xn_buf, T, H, dt);
+    p.q = make_tensor(p.q_buf, T, Q, dt);
+    p.k = make_tensor(p.k_buf, T, KV, dt);
+    p.v = make_tensor(p.v_buf, T, KV, dt);
+    p.attn = make_tensor(p.attn_buf, T, Q, dt);
+    p.gate = make_tensor(p.gate_buf, T, F, dt);
+    p.up = make_tensor(p.up_buf, T, F, dt);
     // Per-head views for Qwen3's q/k norm: one row per (token, head).
-    const Tensor q_heads{q.data, dt, T * c.num_heads, D, D}, k_heads{k.data, dt, T * c.num_kv_heads, D, D};
+    p.q_heads = Tensor{p.q.data, dt, T * c.num_heads, D, D};
+    p.k_heads = Tensor{p.k.data, dt, T * c.num_kv_heads, D, D};
 
     // SelfExtend matters only when some pair of tokens is a window or more apart; below that it is
     // exactly ordinary attention, so it is skipped.
-    const bool se = c.self_extend_window > 0 && seqs.max_len > c.self_extend_window;
-    const BatchRope rope = batch_rope(seqs, se);
-    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    p.self_extend = c.self_extend_window > 0 && seqs.max_len > c.self_extend_window;
+    p.rope = batch_rope(seqs, p.self_extend);
 
     // SelfExtend's grouped q / k (see ember_attention_params): copies of q and k before RoPE,
     // rotated to grouped positions. They live in the gate / up buffers, idle during attention,
     // when those are wide enough (every published shape), else in buffers of their own.
-    AttentionExtras extras;
-    extras.length_scaling_base = c.attention_scaling;
-    RopePositions past_q, past_k, future_q, future_k;
-    Buffer se_storage;
-    if (se) {
+    p.extras.length_scaling_base = c.attention_scaling;
+    if (p.self_extend) {
         const int64_t g = c.self_extend_group, w = c.self_extend_window, shift = w - w / g;
-        past_q = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
-        past_k = {static_cast<int32_t>(g), 0};
-        future_q = {static_cast<int32_t>(g), 0};
-        future_k = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
+        p.past_q = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
+        p.past_k = {static_cast<int32_t>(g), 0};
+        p.future_q = {static_cast<int32_t>(g), 0};
+        p.future_k = {static_cast<int32_t>(g), static_cast<int32_t>(shift)};
         const int64_t q_cols = c.causal ? Q : 2 * Q, k_cols = c.causal ? KV : 2 * KV;
-        Tensor qs = gate, ks = up;
+        Tensor qs = p.gate, ks = p.up;
         if (q_cols > F || k_cols > F) {
-            se_storage = backend_.alloc(static_cast<size_t>(T * (q_cols + k_cols)) * es);
-            qs = Tensor{se_storage.data(), dt, T, q_cols + k_cols, q_cols + k_cols};
+            p.se_buf = backend_.alloc(static_cast<size_t>(T * (q_cols + k_cols)) * es);
+            qs = Tensor{p.se_buf.data(), dt, T, q_cols + k_cols, q_cols + k_cols};
             ks = qs.cols_view(q_cols, k_cols);
         }
-        extras.window = c.self_extend_window;
-        extras.q_group = qs.cols_view(0, Q);
-        extras.k_group = ks.cols_view(0, KV);
+        p.extras.window = c.self_extend_window;
+        p.extras.q_group = qs.cols_view(0, Q);
+        p.extras.k_group = ks.cols_view(0, KV);
         if (!c.causal) {
-            extras.q_group_future = qs.cols_view(Q, Q);
-            extras.k_group_future = ks.cols_view(KV, KV);
+            p.extras.q_group_future = qs.cols_view(Q, Q);
+            p.extras.k_group_future = ks.cols_view(KV, KV);
         }
     }
+    for (const Buffer* b : {&p.xn_buf, &p.q_buf, &p.k_buf, &p.v_buf, &p.attn_buf, &p.gate_buf, &p.up_buf, &p.se_buf,
+                            &p.rope.cos, &p.rope.sin, &p.rope.first_row})
+        p.bytes += b->bytes();
+    return p;
+}
 
+void Decoder::run_layers(const Pass& p, const Tensor& x, const Seqs& seqs, const Tensor& out) const {
+    const DecoderConfig& c = config_;
+    const int64_t T = seqs.total_tokens, D = c.head_dim;
+    const float eps = static_cast<float>(c.rms_eps);
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    const AttentionExtras& extras = p.extras;
+    const RopeTable& rope = p.rope.table;
     for (const Layer& L : layers_) {
-        backend_.rmsnorm(x, nullptr, L.attn_norm.as<float>(), eps, xn);
-        backend_.matmul(q, xn, L.q, nullptr, false);
-        backend_.matmul(k, xn, L.k, nullptr, false);
-        backend_.matmul(v, xn, L.v, nullptr, false);
+        backend_.rmsnorm(x, nullptr, L.attn_norm.as<float>(), eps, p.xn);
+        backend_.matmul(p.q, p.xn, L.q, nullptr, false);
+        backend_.matmul(p.k, p.xn, L.k, nullptr, false);
+        backend_.matmul(p.v, p.xn, L.v, nullptr, false);
         if (c.qk_norm) {
-            backend_.rmsnorm(q_heads, nullptr, L.q_norm.as<float>(), eps, q_heads);
-            backend_.rmsnorm(k_heads, nullptr, L.k_norm.as<float>(), eps, k_heads);
+            backend_.rmsnorm(p.q_heads, nullptr, L.q_norm.as<float>(), eps, p.q_heads);
+            backend_.rmsnorm(p.k_heads, nullptr, L.k_norm.as<float>(), eps, p.k_heads);
         }
-        if (se) {
-            backend_.copy_rows(extras.q_group, nullptr, q, nullptr, T);
-            backend_.copy_rows(extras.k_group, nullptr, k, nullptr, T);
-            backend_.rope(extras.q_group, c.num_heads, D, rope.table, seqs, rope_interleaved_, past_q);
-            backend_.rope(extras.k_group, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, past_k);
+        if (p.self_extend) {
+            backend_.copy_rows(extras.q_group, nullptr, p.q, nullptr, T);
+            backend_.copy_rows(extras.k_group, nullptr, p.k, nullptr, T);
+            backend_.rope(extras.q_group, c.num_heads, D, rope, seqs, rope_interleaved_, p.past_q);
+            backend_.rope(extras.k_group, c.num_kv_heads, D, rope, seqs, rope_interleaved_, p.past_k);
             if (!c.causal) {
-                backend_.copy_rows(extras.q_group_future, nullptr, q, nullptr, T);
-                backend_.copy_rows(extras.k_group_future, nullptr, k, nullptr, T);
-                backend_.rope(extras.q_group_future, c.num_heads, D, rope.table, seqs, rope_interleaved_, future_q);
-                backend_.rope(extras.k_group_future, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, future_k);
+                backend_.copy_rows(extras.q_group_future, nullptr, p.q, nullptr, T);
+                backend_.copy_rows(extras.k_group_future, nullptr, p.k, nullptr, T);
+                backend_.rope(extras.q_group_future, c.num_heads, D, rope, seqs, rope_interleaved_, p.future_q);
+                backend_.rope(extras.k_group_future, c.num_kv_heads, D, rope, seqs, rope_interleaved_, p.future_k);
             }
         }
-        backend_.rope(q, c.num_heads, D, rope.table, seqs, rope_interleaved_, {});
-        backend_.rope(k, c.num_kv_heads, D, rope.table, seqs, rope_interleaved_, {});
-        backend_.attention(attn, q, k, v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal, extras);
-        backend_.matmul(x, attn, L.o, nullptr, /*accumulate=*/true);  // residual add fused
-        backend_.rmsnorm(x, nullptr, L.ffn_norm.as<float>(), eps, xn);
-        backend_.matmul(gate, xn, L.gate, nullptr, false);
-        backend_.matmul(up, xn, L.up, nullptr, false);
-        backend_.swiglu(gate, gate, up);
-        backend_.matmul(x, gate, L.down, nullptr, /*accumulate=*/true);
+        backend_.rope(p.q, c.num_heads, D, rope, seqs, rope_interleaved_, {});
+        backend_.rope(p.k, c.num_kv_heads, D, rope, seqs, rope_interleaved_, {});
+        backend_.attention(p.attn, p.q, p.k, p.v, seqs, c.num_heads, c.num_kv_heads, D, scale, c.causal, extras);
+        backend_.matmul(x, p.attn, L.o, nullptr, /*accumulate=*/true);  // residual add fused
+        backend_.rmsnorm(x, nullptr, L.ffn_norm.as<float>(), eps, p.xn);
+        backend_.matmul(p.gate, p.xn, L.gate, nullptr, false);
+        backend_.matmul(p.up, p.xn, L.up, nullptr, false);
+        backend_.swiglu(p.gate, p.gate, p.up);
+        backend_.matmul(x, p.gate, L.down, nullptr, /*accumulate=*/true);
     }
     backend_.rmsnorm(x, nullptr, final_norm_.as<float>(), eps, out);
+}
+
+void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const {
+    if (std::shared_ptr<Replay> r = replay_for(seqs)) {
+        std::unique_lock<std::mutex> busy(r->busy, std::try_to_lock);
+        const ShapeKey key{seqs.total_tokens, seqs.max_len, seqs.n_seqs};
+        if (busy.owns_lock() && run_replay(*r, key, x, seqs, out)) return;
+    }
+    const Pass p = prepare(seqs);
+    run_layers(p, x, seqs, out);
+}
+
+std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs) const {
+    if (!backend_.records() || seqs.n_seqs <= 0 || seqs.total_tokens <= 0 || seqs.total_tokens > kReplayMaxTokens)
+        return nullptr;
+    // Dynamic NTK gives sequences past the trained context tables of their own, built per batch.
+    if (rope_depends_on_length(config_.rope) && seqs.max_len > rope_trained_context(config_.rope, config_.max_positions))
+        return nullptr;
+    const ShapeKey key{seqs.total_tokens, seqs.max_len, seqs.n_seqs};
+    std::lock_guard<std::mutex> lock(replay_mutex_);
+    if (auto it = replays_.find(key); it != replays_.end()) {
+        it->second->last_use = ++replay_clock_;
+        return it->second;
+    }
+    if (std::find(unrecordable_.begin(), unrecordable_.end(), key) != unrecordable_.end()) return nullptr;
+    if (unrecordable_.size() > 256) unrecordable_.erase(unrecordable_.begin());
+    auto seen = std::find(seen_once_.begin(), seen_once_.end(), key);
+    if (seen == seen_once_.end()) {
+        if (seen_once_.size() >= 64) seen_once_.erase(seen_once_.begin());
+        seen_once_.push_back(key);
+        return nullptr;
+    }
+    seen_once_.erase(seen);
+
+    auto r = std::make_shared<Replay>();
+    try {
+        const int64_t H = config_.hidden_size, T = seqs.total_tokens;
+        const int32_t dt = backend_.activation_dtype();
+        r->x_buf = backend_.alloc(static_cast<size_t>(T * H) * dtype_info(dt)->block_bytes);
+        r->x = make_tensor(r->x_buf, T, H, dt);
+        r->cu_buf = backend_.alloc(static_cast<size_t>(seqs.n_seqs + 1) * sizeof(int32_t));
+        r->cu_host.assign(seqs.cu_seqlens_host, seqs.cu_seqlens_host + seqs.n_seqs + 1);
+        r->seqs = seqs;
+        r->seqs.cu_seqlens = r->cu_buf.as<const int32_t>();
+        r->seqs.cu_seqlens_host = r->cu_host.data();
+        r->pass = prepare(r->seqs);
+    } catch (const Error& e) {
+        if (e.status() != EMBER_ERR_OUT_OF_MEMORY) throw;
+        return nullptr;  // no room for a recording's buffers: this batch runs directly
+    }
+    const size_t bytes = r->pass.bytes + r->x_buf.bytes() + r->cu_buf.bytes();
+    if (bytes > kReplayBudgetBytes / 4) {  // too wide a model for this many tokens to keep
+        unrecordable_.push_back(key);
+        return nullptr;
+    }
+    // Make room, least recently used first (a recording in use lives on with its user).
+    while (!replays_.empty() && replay_bytes_ + bytes > kReplayBudgetBytes) {
+        auto lru = replays_.begin();
+        for (auto it = replays_.begin(); it != replays_.end(); ++it)
+            if (it->second->last_use < lru->second->last_use) lru = it;
+        replay_bytes_ -= lru->second->pass.bytes + lru->second->x_buf.bytes() + lru->second->cu_buf.bytes();
+        replays_.erase(lru);
+        ++replay_stats_.evicted;
+    }
+    r->last_use = ++replay_clock_;
+    replay_bytes_ += bytes;
+    replays_.emplace(key, r);
+    return r;
+}
+
+bool Decoder::run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const Seqs& seqs, const Tensor& out) const {
+    // Whatever happens, the stream is idle before `busy` is released: the next user of r may be
+    // another thread's stream.
+    struct IdleOnExit {
+        Backend& backend;
+        bool armed = true;
+        ~IdleOnExit() {
+            if (!armed) return;
+            try {
+                backend.synchronize();
+            } catch (...) {
+            }
+        }
+    } idle{backend_};
+    const int64_t T = seqs.total_tokens;
+    std::copy(seqs.cu_seqlens_host, seqs.cu_seqlens_host + seqs.n_seqs + 1, r.cu_host.begin());
+    backend_.upload(r.cu_buf.data(), r.cu_host.data(), r.cu_host.size() * sizeof(int32_t));
+    backend_.copy_rows(r.x, nullptr, x, nullptr, T);
+    if (!r.recording) {
+        std::string why;
+        Replay* rp = &r;  // the recording belongs to r, so r outlives it
+        r.recording = backend_.record([this, rp] { run_layers(rp->pass, rp->x, rp->seqs, rp->x); }, &why);
+        std::lock_guard<std::mutex> lock(replay_mutex_);
+        if (!r.recording) {
+            ++replay_stats_.failed;
+            replay_stats_.last_failure = why;
+            unrecordable_.push_back(key);
+            if (auto it = replays_.find(key); it != replays_.end() && it->second.get() == &r) {
+                replay_bytes_ -= r.pass.bytes + r.x_buf.bytes() + r.cu_buf.bytes();
+                replays_.erase(it);
+            }
+            return false;
+        }
+        ++replay_stats_.recorded;
+    }
+    r.recording->replay();
+    backend_.copy_rows(out, nullptr, r.x, nullptr, T);
+    idle.armed = false;
+    backend_.synchronize();
+    std::lock_guard<std::mutex> lock(replay_mutex_);
+    ++replay_stats_.replayed;
+    return true;
+}
+
+Decoder::ReplayStats Decoder::replay_stats() const {
+    std::lock_guard<std::mutex> lock(replay_mutex_);
+    ReplayStats s = replay_stats_;
+    s.live = static_cast<int64_t>(replays_.size());
+    return s;
 }
 
 }  // namespace ember

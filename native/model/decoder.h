@@ -3,6 +3,7 @@
 // MLP, residual] -> final RMSNorm. Other architectures (NV-Embed, Causal2Vec) embed this.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,7 +30,25 @@ class Decoder {
     void embed(const Tensor& x, const int32_t* ids) const;
     // Runs all layers and the final norm on x (the embeddings of the batch, rows = tokens) and
     // writes last_hidden_state into `out` (same shape; may alias x).
+    //
+    // On a backend that records (CUDA graphs), a batch of up to kReplayMaxTokens tokens whose
+    // shape (tokens, sequences, longest sequence) came before is a replay of the pass recorded for
+    // that shape: the kernels read the sequence boundaries from memory, so batches of one shape
+    // share a recording whatever their lengths. A shape is recorded the second time it comes
+    // (one-off shapes never pay for recording). Recordings keep buffers of their own, at most
+    // kReplayBudgetBytes in all, the least recently used dropped first; a replay ends with a
+    // synchronize so that the next call, from any thread, finds them idle. A call that finds its
+    // shape's recording in use by another thread runs directly.
     void forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const;
+
+    static constexpr int64_t kReplayMaxTokens = 1024;
+    static constexpr size_t kReplayBudgetBytes = size_t(512) << 20;
+
+    struct ReplayStats {
+        int64_t recorded = 0, replayed = 0, failed = 0, evicted = 0, live = 0;
+        std::string last_failure;
+    };
+    ReplayStats replay_stats() const;
 
   private:
     struct Layer {
@@ -50,6 +69,46 @@ class Decoder {
         std::vector<int64_t> first_row_host;
     };
 
+    // What one forward pass works in: its activation buffers and the RoPE tables and SelfExtend
+    // settings of its batch.
+    struct Pass {
+        Buffer xn_buf, q_buf, k_buf, v_buf, attn_buf, gate_buf, up_buf, se_buf;
+        Tensor xn, q, k, v, attn, gate, up, q_heads, k_heads;
+        BatchRope rope;
+        bool self_extend = false;
+        AttentionExtras extras;
+        RopePositions past_q, past_k, future_q, future_k;
+        size_t bytes = 0;
+    };
+    // One batch shape's recorded pass (see forward) and everything it points at.
+    struct Replay {
+        std::mutex busy;  // held from refilling cu / x until the stream has finished the replay
+        Buffer x_buf, cu_buf;
+        Tensor x;
+        std::vector<int32_t> cu_host;
+        Seqs seqs;
+        Pass pass;
+        std::unique_ptr<Recording> recording;
+        uint64_t last_use = 0;
+    };
+    struct ShapeKey {
+        int64_t tokens = 0, max_len = 0;
+        int32_t n_seqs = 0;
+        bool operator<(const ShapeKey& o) const {
+            return tokens != o.tokens ? tokens < o.tokens : max_len != o.max_len ? max_len < o.max_len : n_seqs < o.n_seqs;
+        }
+        bool operator==(const ShapeKey& o) const { return !(*this < o) && !(o < *this); }
+    };
+
+    Pass prepare(const Seqs& seqs) const;
+    // The layers and the final norm (Decoder::forward without the choice of replaying).
+    void run_layers(const Pass& p, const Tensor& x, const Seqs& seqs, const Tensor& out) const;
+    // The recording for this batch's shape, made now if its shape came before; nullptr when the
+    // pass should run directly.
+    std::shared_ptr<Replay> replay_for(const Seqs& seqs) const;
+    // Replays r for this batch; false (with r dropped) when it could not be recorded.
+    bool run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const Seqs& seqs, const Tensor& out) const;
+
     // A table covering at least `rows` positions, grown on demand and shared between calls.
     std::pair<RopeTable, std::shared_ptr<void>> rope_table(int64_t rows) const;
     // Table rows a sequence of `len` tokens reads (more than len with SelfExtend's shifted
@@ -69,6 +128,13 @@ class Decoder {
 
     mutable std::mutex rope_mutex_;
     mutable RopeCache rope_cache_;
+
+    mutable std::mutex replay_mutex_;  // taken before rope_mutex_, never after
+    mutable std::map<ShapeKey, std::shared_ptr<Replay>> replays_;
+    mutable std::vector<ShapeKey> seen_once_, unrecordable_;  // bounded, oldest first
+    mutable size_t replay_bytes_ = 0;
+    mutable uint64_t replay_clock_ = 0;
+    mutable ReplayStats replay_stats_;
 };
 
 }  // namespace ember
