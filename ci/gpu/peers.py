@@ -371,6 +371,11 @@ def e2e(args):
         tps = sum(lengths) / (ms * 1e-3)
         print(f"{args.key} 256 mixed texts ({sum(lengths)} tokens, padded batches of 64): {ms:.1f} ms, {tps:.0f} useful tokens/s")
         result(f"torch_e2e_{args.key}_mixed256", tps, "tok/s")
+    if args.query:  # one query at a time, as an online search request
+        q = torch.randint(0, vocab, (1, args.query), device="cuda", generator=g)
+        ms = time_ms(lambda: pool(model(q), [args.query], last, model), warm=5, reps=50)
+        print(f"{args.key} 1 query x {args.query} tokens: {ms:.3f} ms")
+        result(f"torch_e2e_{args.key}_query{args.query}", 1e3 / ms, "queries/s")
     if args.probe and os.path.exists(args.probe):
         with open(args.probe) as f:
             lines = f.read().strip().split("\n")
@@ -401,6 +406,7 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--mixed", type=int, default=1)
+    p.add_argument("--query", type=int, default=0)
     p.add_argument("--probe")
     args = ap.parse_args()
     if not torch.cuda.is_available():

@@ -39,6 +39,8 @@ ROWS = [
     ("Qwen3-0.6B B32x512 e2e", "e2e_qwen3_0.6b_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),
     ("Qwen3-0.6B Q8_0 B32x512 (vs bf16)", "e2e_qwen3_0.6b_q8_0_b32x512", ["e2e_qwen3_0.6b_b32x512"], "tok/s", None),
     ("Qwen3-0.6B B32x512, cuBLASLt matmuls", "e2e_qwen3_0.6b_cublaslt_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),
+    ("Qwen3-0.6B 1 query x 16 tokens", "e2e_qwen3_0.6b_query16", ["torch_e2e_qwen3_0.6b_query16"], "queries/s", None),
+    ("same, CUDA graphs (vs without)", "e2e_qwen3_0.6b_query16_graphs", ["e2e_qwen3_0.6b_query16"], "queries/s", None),
     ("Qwen3-0.6B 256 mixed e2e", "e2e_qwen3_0.6b_mixed256", ["torch_e2e_qwen3_0.6b_mixed256"], "tok/s", 260000),
     ("NV-Embed-v2 B16x512 e2e", "e2e_nvembed_v2_b16x512", ["torch_e2e_nvembed_v2_b16x512"], "tok/s", 42000),
     ("Qwen3-8B B16x512 e2e", "e2e_qwen3_8b_b16x512", ["torch_e2e_qwen3_8b_b16x512"], "tok/s", 42000),
