@@ -78,6 +78,25 @@ int sm_count() {
     return cached_attribute(cache, cudaDevAttrMultiProcessorCount, 132);
 }
 
+int compute_capability() {
+    static std::atomic<int> cache[64];
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    if (dev >= 0 && dev < 64 && cache[dev].load(std::memory_order_relaxed) > 0) return cache[dev].load(std::memory_order_relaxed);
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    const int cc = 10 * major + minor;
+    if (dev >= 0 && dev < 64) cache[dev].store(cc, std::memory_order_relaxed);
+    return cc;
+}
+
 size_t smem_optin_limit() {
     static std::atomic<int> cache[64];
     return static_cast<size_t>(cached_attribute(cache, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0));

@@ -206,6 +206,10 @@ ember_status allow_smem(const void* kernel, size_t bytes, const char* op, std::s
 // Multiprocessors of the current device (cached per device).
 int sm_count();
 
+// Compute capability of the current device as 10 major + minor (cached per device; 0 when there
+// is no device to ask).
+int compute_capability();
+
 // The most dynamic shared memory one block of the current device may opt in to (cached per
 // device; 0 when there is no device to ask).
 size_t smem_optin_limit();

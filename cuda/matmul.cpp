@@ -31,6 +31,7 @@ const char* matmul_path_name(MatmulPath p) {
         case MatmulPath::SmallM: return "small-m";
         case MatmulPath::Simt: return "simt";
         case MatmulPath::CublasLt: return "cublaslt";
+        case MatmulPath::Wgmma: return "wgmma";
     }
     return "?";
 }
@@ -67,6 +68,7 @@ bool matmul_path_applies(const MatmulArgs& a, MatmulPath path) {
         case MatmulPath::SmallM: return matmul_small_m_applies(a);
         case MatmulPath::Simt: return true;
         case MatmulPath::CublasLt: return lt::applies(a);
+        case MatmulPath::Wgmma: return matmul_wgmma_applies(a);
     }
     return false;
 }
@@ -75,6 +77,8 @@ MatmulPath choose_matmul(const MatmulArgs& a) {
     if (env_equals("EMBER_CUDA_MATMUL", "simt")) return MatmulPath::Simt;
     if (env_equals("EMBER_CUDA_MATMUL", "smallm") && matmul_small_m_applies(a)) return MatmulPath::SmallM;
     if (env_equals("EMBER_CUDA_MATMUL", "tc") && matmul_tc_applies(a)) return MatmulPath::TensorCore;
+    if (env_equals("EMBER_CUDA_MATMUL", "wgmma") && a.x.rows > kSmallMMaxRows && matmul_wgmma_applies(a))
+        return MatmulPath::Wgmma;
     if (env_equals("EMBER_CUBLASLT", "1") && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
     if (matmul_small_m_applies(a)) return MatmulPath::SmallM;
     if (matmul_tc_applies(a)) return MatmulPath::TensorCore;
@@ -91,6 +95,7 @@ ember_status matmul_with(const MatmulArgs& a, MatmulPath path, cudaStream_t stre
         case MatmulPath::SmallM: return matmul_small_m(a, stream, error);
         case MatmulPath::Simt: return matmul_simt(a, stream, error);
         case MatmulPath::CublasLt: return lt::matmul(a, stream, error);
+        case MatmulPath::Wgmma: return matmul_wgmma(a, stream, error);
     }
     return fail(EMBER_ERR_INTERNAL, "matmul: unknown path", error);
 }

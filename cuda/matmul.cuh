@@ -10,7 +10,11 @@
 //   Simt        everything else (f32 activations, the fp32-compute mode, odd sizes): 64 x 64 tiles
 //               of float FMAs (matmul_simt.cu).
 //   CublasLt    optional (EMBER_CUBLASLT=1 and libcublasLt.so.13 loadable): bf16 x, W, y, no bias.
-// EMBER_CUDA_MATMUL=tc|smallm|simt forces a path where it applies (diagnosis); unset = automatic.
+//   Wgmma       bf16 x, W, y on compute capability 9.0 (H100 / H200), k a multiple of 64:
+//               warpgroup MMAs from swizzled shared memory (matmul_wgmma.cu). Taken only with
+//               EMBER_CUDA_MATMUL=wgmma until a GPU run has checked it.
+// EMBER_CUDA_MATMUL=tc|smallm|simt|wgmma forces a path where it applies (diagnosis); unset =
+// automatic.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -22,7 +26,7 @@
 
 namespace ember::cuda {
 
-enum class MatmulPath { TensorCore, SmallM, Simt, CublasLt };
+enum class MatmulPath { TensorCore, SmallM, Simt, CublasLt, Wgmma };
 
 const char* matmul_path_name(MatmulPath p);
 
@@ -48,12 +52,14 @@ ember_status matmul(const MatmulArgs& a, cudaStream_t stream, std::string* error
 ember_status matmul_with(const MatmulArgs& a, MatmulPath path, cudaStream_t stream, std::string* error);
 bool matmul_path_applies(const MatmulArgs& a, MatmulPath path);
 
-// --- The paths (matmul_tc.cu, matmul_simt.cu, cublaslt.cpp) ----------------------------------
+// --- The paths (matmul_tc.cu, matmul_simt.cu, matmul_wgmma.cu, cublaslt.cpp) ----------------------------------
 ember_status matmul_tc(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 ember_status matmul_small_m(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 ember_status matmul_simt(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 bool matmul_tc_applies(const MatmulArgs& a);
 bool matmul_small_m_applies(const MatmulArgs& a);
+ember_status matmul_wgmma(const MatmulArgs& a, cudaStream_t stream, std::string* error);
+bool matmul_wgmma_applies(const MatmulArgs& a);
 
 constexpr int kSmallMMaxRows = 8;
 

@@ -6,6 +6,8 @@
 //     attention kernels use them, against plain matrix products;
 //   - the flash attention kernel's SelfExtend tile rule (which K tiles a block loads, which
 //     products a warp computes) against every pair's kind;
+//   - the wgmma matmul's swizzled shared-memory tiles read back through its descriptors by the
+//     PTX ISA's address rule for 128-byte-swizzled K-major operands;
 //   - the device pool's size classes.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "doctest/doctest.h"
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "attention.cuh"
+#include "matmul_wgmma.cuh"
 #include "core/half.h"
 #include "memory_pool.cuh"
 #include "mma.cuh"
@@ -390,6 +393,49 @@ TEST_CASE("flash SelfExtend tile rule: warps read loaded tiles and compute exact
                 }
     CHECK(mixed > 0);
     MESSAGE("flash SelfExtend tile rule: " << tiles << " warp tiles, " << mixed << " of them on a window edge");
+}
+
+TEST_CASE("wgmma tiles: what the cp.async writer stores is what the descriptors read") {
+    using namespace ember::cuda::wgmma;
+    // A stage of the kernel's shared memory, filled the way its loader does: element (row, col)
+    // of the A tile (kBM rows) and the B tile (kBN rows) of 64 k values, each a distinct number.
+    std::vector<uint16_t> smem(kStageBytes / 2, 0xffff);
+    auto value = [](int tile, int row, int col) { return static_cast<uint16_t>((tile * 256 + row) * 64 + col); };
+    for (int tile = 0; tile < 2; ++tile)
+        for (int row = 0; row < (tile ? kBN : kBM); ++row)
+            for (int chunk = 0; chunk < 8; ++chunk)
+                for (int e = 0; e < 8; ++e)
+                    smem[((tile ? kATileBytes : 0) + sw128_offset(row, chunk)) / 2 + e] = value(tile, row, chunk * 8 + e);
+    // The hardware's view (PTX ISA, shared memory matrix layout, K-major with 128-byte swizzle):
+    // element (r, k) of a k16 slice lies at start + (r / 8) * SBO + (r % 8) * 128 + 2 k, and the
+    // swizzle XORs address bits 4-6 with bits 7-9. The stage's base is 1024-aligned (the kernel
+    // aligns it); 0x10000 stands for any such base.
+    const uint32_t base = 0x10000;
+    for (int tile = 0; tile < 2; ++tile)
+        for (int wg = 0; wg < (tile ? 1 : 2); ++wg)  // A: each warpgroup's 64 rows; B: all 256
+            for (int kk = 0; kk < kBK / 16; ++kk) {
+                const uint32_t start = base + (tile ? kATileBytes : 0) + wg * 64 * 128 + kk * 32;
+                const uint64_t d = sw128_desc(start);
+                REQUIRE((d >> 62) == 1);  // 128-byte swizzle
+                REQUIRE(((d >> 49) & 7) == 0);
+                const uint32_t start_field = static_cast<uint32_t>(d & 0x3FFF) << 4;
+                const uint32_t sbo = static_cast<uint32_t>((d >> 32) & 0x3FFF) << 4;
+                REQUIRE(start_field == (start & 0x3FFFF));
+                REQUIRE(sbo == 1024);
+                const int rows = tile ? kBN : 64;
+                for (int r = 0; r < rows; ++r)
+                    for (int k = 0; k < 16; ++k) {
+                        uint32_t addr = start_field + (r / 8) * sbo + (r % 8) * 128 + 2 * k;
+                        addr ^= ((addr >> 7) & 7) << 4;
+                        const uint16_t got = smem[(addr - base) / 2];
+                        const uint16_t want = value(tile, (tile ? 0 : wg * 64) + r, kk * 16 + k);
+                        if (got != want) {
+                            FAIL("tile " << tile << " wg " << wg << " kk " << kk << " row " << r << " k " << k << ": read "
+                                         << got << ", stored " << want);
+                        }
+                    }
+            }
+    CHECK(kSmemBytes <= 227 * 1024);  // the H100 / H200 opt-in limit per block
 }
 
 TEST_CASE("pool size classes waste at most a quarter") {

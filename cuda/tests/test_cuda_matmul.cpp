@@ -77,7 +77,7 @@ std::string describe(const Case& c, MatmulPath path) {
 }
 
 // Runs every applicable path; returns how many ran.
-int check_case(const Case& c, uint64_t seed, bool all_paths = true) {
+int check_case(const Case& c, uint64_t seed, bool all_paths = true, bool only_wgmma = false) {
     const int64_t xs = c.k + 8, ys = c.n + 8;  // padded rows (multiples of 8 keep the fast paths)
     const HostWeights w = make_weights(c.wt, c.n, c.k, seed);
     const std::vector<float> x = rounded(c.xt, test::random_floats(static_cast<size_t>(c.m * xs), seed + 1, 1.0f));
@@ -100,7 +100,12 @@ int check_case(const Case& c, uint64_t seed, bool all_paths = true) {
     DeviceVec<float> db(bias);
     int ran = 0;
     // cuBLASLt applies only where the library loads (EMBER_CUBLASLT_LIB or libcublasLt.so.13).
-    for (MatmulPath path : {MatmulPath::TensorCore, MatmulPath::SmallM, MatmulPath::Simt, MatmulPath::CublasLt}) {
+    // wgmma has a test case of its own (a fault there would be sticky for the rest of the process,
+    // and ci/gpu-check.sh runs it in a process of its own).
+    const std::vector<MatmulPath> paths = only_wgmma ? std::vector<MatmulPath>{MatmulPath::Wgmma}
+                                                     : std::vector<MatmulPath>{MatmulPath::TensorCore, MatmulPath::SmallM,
+                                                                               MatmulPath::Simt, MatmulPath::CublasLt};
+    for (MatmulPath path : paths) {
         DeviceArray dy(c.yt, y0);
         if (!c.accumulate) REQUIRE(cudaMemset(dy.data(), 0xff, dy.buf.bytes) == cudaSuccess);  // poison
         MatmulArgs a{dy.tensor(c.m, c.n, ys), dx.tensor(c.m, c.k, xs), Weight{dw.data(), c.wt, c.n, c.k},
@@ -162,6 +167,25 @@ TEST_CASE("matmul: large tensor-core tiles (128 x 128) with ragged edges") {
     for (int32_t wt : {EMBER_DTYPE_BF16, EMBER_DTYPE_F16, EMBER_DTYPE_Q8_0})
         check_case({1025, 2100, 512, wt, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, true}, seed += 3, /*all_paths=*/false);
     check_case({300, 1000, 512, EMBER_DTYPE_Q6_K, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, false}, seed += 3, false);
+}
+
+TEST_CASE("matmul: the wgmma path (H100 / H200) on ragged tiles [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    uint64_t seed = test::test_seed() + 11;
+    int runs = 0;
+    // m and n off the 128 x 256 tile, k from one 64-wide tile (fewer tiles than the pipeline's
+    // prefetch) to many; bias and accumulate on some.
+    const Case cases[] = {{1, 256, 64, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, false},
+                          {129, 257, 64, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, false},
+                          {200, 100, 128, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, true},
+                          {1025, 2100, 512, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, true},
+                          {300, 1000, 3072, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, false}};
+    for (const Case& c : cases) runs += check_case(c, seed += 5, true, /*only_wgmma=*/true);
+    CHECK(runs == 5);
+    MESSAGE("wgmma cases: " << runs << " path runs compared");
 }
 
 TEST_CASE("matmul rejects bad arguments without launching [host]") {

@@ -1,0 +1,225 @@
+// The Hopper matmul: y[m, n] (+)= x[m, k] W[n, k]^T (+ bias), bf16 x, W and y, f32 accumulators,
+// warpgroup MMAs (wgmma.mma_async, sm_90a) reading both operands from shared memory.
+//
+// Why: mma.sync (matmul_tc.cu) feeds the tensor cores from registers loaded by ldmatrix, and on an
+// H100 / H200 tops out near half of cuBLASLt (BENCHMARKS.md). wgmma takes its operands straight
+// from shared memory through descriptors, 64 x 256 x 16 per instruction per warpgroup.
+//
+// Tiles: 128 (m) x 256 (n) x 64 (k); two warpgroups (256 threads), each 64 rows x 256 columns,
+// 128 f32 accumulators per thread; 4 stages of 48 KB (+ 1 KB to align), one block per SM.
+// Shared memory holds each operand tile in the canonical K-major 128-byte-swizzle layout: a row
+// of 64 bf16 is 128 bytes, its 16-byte chunk c sits at chunk c ^ (row % 8), groups of 8 rows are
+// 1024 bytes apart (the descriptor's stride byte offset) and every tile starts on a 1024-byte
+// boundary, so the swizzle the hardware applies to addresses (bits 4-6 ^ bits 7-9) is ours.
+// A k16 step moves the descriptor's start 32 bytes along the row.
+//
+// Loads: cp.async of 16-byte chunks by all threads (zero-filled past the m / n edges), then
+// fence.proxy.async, which makes them visible to the tensor cores' async proxy, then a barrier.
+// Pipeline: one wgmma group stays in flight. At the top of iteration i, after the barrier, every
+// warpgroup has waited for group i - 2, so tile i + 2 may overwrite its slot.
+//
+// Built for sm_90a only (cuda/CMakeLists.txt); choose_matmul takes it only on compute
+// capability 9.0 devices and only when asked (EMBER_CUDA_MATMUL=wgmma) until a GPU run has
+// checked it against its CPU twin.
+#include "matmul.cuh"
+#include "matmul_wgmma.cuh"
+#include "mma.cuh"
+
+namespace ember::cuda {
+namespace {
+
+struct WgParams {
+    const bf16* x;
+    int64_t x_stride;
+    const bf16* w;
+    int64_t w_stride;
+    const float* bias;
+    bf16* y;
+    int64_t y_stride;
+    int m, n, k;
+    int accumulate;
+};
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Pins an accumulator in its register across the asynchronous MMAs (the compiler must not move
+// or copy it while a wgmma may still write it).
+__device__ __forceinline__ void pin(float& r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// D (64 x 256, f32) += A (64 x 16) B (256 x 16)^T, both K-major in shared memory.
+__device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 0;\n"
+        "}\n"
+        :
+          "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(desc_a), "l"(desc_b), "r"(1));
+}
+
+#endif
+
+__global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const WgParams p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    using namespace wgmma;
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t* smem = smem_raw + ((1024 - (mma::smem_addr(smem_raw) & 1023)) & 1023);
+    const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+    const int m0 = static_cast<int>(blockIdx.y) * kBM, n0 = static_cast<int>(blockIdx.x) * kBN;
+    const int k_tiles = p.k / kBK;
+
+    auto load_tile = [&](int kt, int slot) {
+        uint8_t* a = smem + slot * kStageBytes;
+        uint8_t* b = a + kATileBytes;
+        const int k0 = kt * kBK;
+#pragma unroll
+        for (int i = 0; i < kBM * 8 / kThreads; ++i) {
+            const int c = tid + i * kThreads, row = c / 8, chunk = c % 8;
+            const bool ok = m0 + row < p.m;
+            const bf16* src = p.x + static_cast<int64_t>(ok ? m0 + row : 0) * p.x_stride + k0 + chunk * 8;
+            mma::cp_async16(a + sw128_offset(row, chunk), src, ok);
+        }
+#pragma unroll
+        for (int i = 0; i < kBN * 8 / kThreads; ++i) {
+            const int c = tid + i * kThreads, row = c / 8, chunk = c % 8;
+            const bool ok = n0 + row < p.n;
+            const bf16* src = p.w + static_cast<int64_t>(ok ? n0 + row : 0) * p.w_stride + k0 + chunk * 8;
+            mma::cp_async16(b + sw128_offset(row, chunk), src, ok);
+        }
+    };
+
+    float acc[128];
+#pragma unroll
+    for (int i = 0; i < 128; ++i) acc[i] = 0.0f;
+
+#pragma unroll
+    for (int s = 0; s < kStages - 2; ++s) {
+        if (s < k_tiles) load_tile(s, s);
+        mma::cp_async_commit();
+    }
+    for (int kt = 0; kt < k_tiles; ++kt) {
+        mma::cp_async_wait<kStages - 3>();  // this thread's chunks of tile kt have landed
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();  // everyone's chunks; every warpgroup is past group kt - 2
+        const int next = kt + kStages - 2;
+        if (next < k_tiles) load_tile(next, next % kStages);
+        mma::cp_async_commit();
+
+        const uint32_t a_base = mma::smem_addr(smem + (kt % kStages) * kStageBytes) + wg * (64 * 128);
+        const uint32_t b_base = mma::smem_addr(smem + (kt % kStages) * kStageBytes + kATileBytes);
+#pragma unroll
+        for (int i = 0; i < 128; ++i) pin(acc[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kBK / 16; ++kk)
+            wgmma_m64n256k16(acc, sw128_desc(a_base + kk * 32), sw128_desc(b_base + kk * 32));
+        wgmma_commit();
+        wgmma_wait<1>();
+#pragma unroll
+        for (int i = 0; i < 128; ++i) pin(acc[i]);
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < 128; ++i) pin(acc[i]);
+    mma::cp_async_wait<0>();
+
+    // Accumulator j * 4 + r of a thread: row 16 warp + lane / 4 (+ 8 for r >= 2), column
+    // 8 j + 2 (lane % 4) (+ 1 for odd r), within its warpgroup's 64 x 256 tile.
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j) {
+        const int col = n0 + j * 8 + 2 * t;
+        if (col >= p.n) continue;
+        const bool two = col + 1 < p.n;
+        float b0 = 0.0f, b1 = 0.0f;
+        if (p.bias != nullptr) {
+            b0 = p.bias[col];
+            if (two) b1 = p.bias[col + 1];
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = m0 + wg * 64 + warp * 16 + g + 8 * h;
+            if (row >= p.m) continue;
+            float v0 = acc[j * 4 + 2 * h] + b0, v1 = acc[j * 4 + 2 * h + 1] + b1;
+            bf16* yp = p.y + static_cast<int64_t>(row) * p.y_stride + col;
+            if (two) {
+                if (p.accumulate) {
+                    const __nv_bfloat162 old = *reinterpret_cast<const __nv_bfloat162*>(yp);
+                    v0 += __low2float(old);
+                    v1 += __high2float(old);
+                }
+                *reinterpret_cast<uint32_t*>(yp) = mma::pack_bf16(v0, v1);
+            } else {
+                if (p.accumulate) v0 += __bfloat162float(*yp);
+                *yp = __float2bfloat16_rn(v0);
+            }
+        }
+    }
+#endif
+}
+
+}  // namespace
+
+bool matmul_wgmma_applies(const MatmulArgs& a) {
+    if (a.w.dtype != EMBER_DTYPE_BF16 || a.x.dtype != EMBER_DTYPE_BF16 || a.y.dtype != EMBER_DTYPE_BF16) return false;
+    const int64_t m = a.x.rows, n = a.w.n, k = a.w.k;
+    if (m <= 0 || n <= 0 || m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff || k % wgmma::kBK != 0) return false;
+    if (ceil_div(m, wgmma::kBM) > kMaxGridY) return false;
+    if (!aligned_to(a.x.data, 16) || a.x.stride % 8 != 0 || !aligned_to(a.w.data, 16)) return false;
+    if (!aligned_to(a.y.data, 4) || a.y.stride % 2 != 0) return false;
+    return compute_capability() == 90;  // sm_90a machine code runs on 9.0 only
+}
+
+ember_status matmul_wgmma(const MatmulArgs& a, cudaStream_t stream, std::string* error) {
+    EMBER_CU_REQUIRE(matmul_wgmma_applies(a), "matmul: the wgmma path does not apply to these operands");
+    WgParams p{};
+    p.x = static_cast<const bf16*>(a.x.data);
+    p.x_stride = a.x.stride;
+    p.w = static_cast<const bf16*>(a.w.data);
+    p.w_stride = a.w.k;
+    p.bias = a.bias;
+    p.y = static_cast<bf16*>(a.y.data);
+    p.y_stride = a.y.stride;
+    p.m = static_cast<int>(a.x.rows);
+    p.n = static_cast<int>(a.w.n);
+    p.k = static_cast<int>(a.w.k);
+    p.accumulate = a.accumulate ? 1 : 0;
+    EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(gemm_wgmma_kernel), wgmma::kSmemBytes, "matmul (wgmma)", error));
+    const dim3 grid(static_cast<unsigned>(ceil_div(p.n, wgmma::kBN)), static_cast<unsigned>(ceil_div(p.m, wgmma::kBM)));
+    gemm_wgmma_kernel<<<grid, wgmma::kThreads, wgmma::kSmemBytes, stream>>>(p);
+    return launched("matmul (wgmma)", error);
+}
+
+}  // namespace ember::cuda
