@@ -133,7 +133,9 @@ say "cuBLASLt: ${lt:-not found}"
 export EMBER_REQUIRE_CUDA=1 EMBER_SOURCE_DIR=$root
 if [ -n "$bin" ]; then
   run_step "host checks (decoders, mma fragments)" "$OUT/tests.log" 60 "$bin/ember_cuda_host_tests"
-  run_step "CUDA kernels vs CPU twins" "$OUT/tests.log" 300 "$bin/ember_cuda_tests" --duration=true
+  run_step "CUDA kernels vs CPU twins" "$OUT/tests.log" 300 "$bin/ember_cuda_tests" --duration=true -tce='*[wgmma]*'
+  # The sm_90a wgmma matmul in a process of its own: a fault there is sticky for its process.
+  run_step "wgmma matmul (sm_90a) vs CPU twin" "$OUT/tests.log" 60 "$bin/ember_cuda_tests" -tc='*[wgmma]*'
   run_step "goldens + real widths on CUDA (C ABI)" "$OUT/tests.log" 300 "$bin/ember_cuda_model_tests" --duration=true
 else
   record "CUDA tests" FAIL 0 "no binaries"
@@ -169,6 +171,7 @@ fi
 if [ -n "$bin" ]; then
   run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
   run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
+  run_step "bench: matmul (Ember wgmma, sm_90a)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
 fi
 run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
 run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul
@@ -200,6 +203,12 @@ e2e() {
   if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ] && [ -n "$lt" ]; then
     run_step "e2e $key cuBLASLt matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUBLASLT=1 "$bin/ember_cuda_bench" e2e \
       --dir "$dir" --like "$shape" --key "${key}_cublaslt" --batch "$batch" --mixed 0
+  fi
+  # The sm_90a wgmma matmul for every bf16 projection (EMBER_CUDA_MATMUL=wgmma, opt-in until this
+  # check has passed it).
+  if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
+    run_step "e2e $key wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e \
+      --dir "$dir" --like "$shape" --key "${key}_wgmma" --batch "$batch" --mixed 0
   fi
   optional=$was_optional
   rm -rf "$dir" "$dir".*.gguf

@@ -181,7 +181,9 @@ int bench_attention() {
     return 0;
 }
 
-int bench_matmul() {
+// with_wgmma: also the sm_90a wgmma kernel (its own invocation in ci/gpu-check.sh, so that a
+// fault there cannot take the other columns with it).
+int bench_matmul(bool with_wgmma) {
     struct Shape {
         const char* name;
         int64_t n, k;
@@ -192,9 +194,9 @@ int bench_matmul() {
     std::string why;
     const bool have_lt = lt::available(&why);
     if (!have_lt) std::printf("cuBLASLt not loadable (%s): no reference column\n", why.c_str());
-    std::printf("%-10s %6s %6s %6s %12s %12s %12s %12s\n", "matmul", "m", "n", "k", "ember bf16", "cuBLASLt", "ember q8_0",
-                "ember q4_k");
-    double sum_e = 0, sum_lt = 0, sum_q8 = 0, sum_q4 = 0, flops_all = 0;
+    std::printf("%-10s %6s %6s %6s %12s %12s %12s %12s %12s\n", "matmul", "m", "n", "k", "ember bf16", "ember wgmma",
+                "cuBLASLt", "ember q8_0", "ember q4_k");
+    double sum_e = 0, sum_w = 0, sum_lt = 0, sum_q8 = 0, sum_q4 = 0, flops_all = 0;
     bool failed = false;
     for (const Shape& s : shapes) {
         void* x = random_bf16(M * s.k, 5, 1.0f);
@@ -215,18 +217,22 @@ int bench_matmul() {
                     ok = false;
                 }
             });
-            if (!ok && path != MatmulPath::CublasLt) failed = true;
+            if (!ok && path != MatmulPath::CublasLt && path != MatmulPath::Wgmma) failed = true;
             return ok ? ms : NAN;
         };
         const double flops = 2.0 * M * s.n * s.k;
         const double te = run(Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, MatmulPath::TensorCore);
-        const double tl = have_lt ? run(Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, MatmulPath::CublasLt) : NAN;
-        const double t8 = run(Weight{wq8, EMBER_DTYPE_Q8_0, s.n, s.k}, MatmulPath::TensorCore);
-        const double t4 = run(Weight{wq4, EMBER_DTYPE_Q4_K, s.n, s.k}, MatmulPath::TensorCore);
+        const double tl = have_lt && !with_wgmma ? run(Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, MatmulPath::CublasLt) : NAN;
+        const bool have_wg =
+            with_wgmma && matmul_wgmma_applies(MatmulArgs{ty, tx, Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, nullptr, false});
+        const double tw = have_wg ? run(Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, MatmulPath::Wgmma) : NAN;
+        const double t8 = with_wgmma ? NAN : run(Weight{wq8, EMBER_DTYPE_Q8_0, s.n, s.k}, MatmulPath::TensorCore);
+        const double t4 = with_wgmma ? NAN : run(Weight{wq4, EMBER_DTYPE_Q4_K, s.n, s.k}, MatmulPath::TensorCore);
         auto tf = [&](double ms) { return flops / (ms * 1e-3) / 1e12; };
-        std::printf("%-10s %6lld %6lld %6lld %12.1f %12.1f %12.1f %12.1f  TFLOP/s\n", s.name, (long long)M, (long long)s.n,
-                    (long long)s.k, tf(te), have_lt ? tf(tl) : NAN, tf(t8), tf(t4));
+        std::printf("%-10s %6lld %6lld %6lld %12.1f %12.1f %12.1f %12.1f %12.1f  TFLOP/s\n", s.name, (long long)M,
+                    (long long)s.n, (long long)s.k, tf(te), have_wg ? tf(tw) : NAN, have_lt ? tf(tl) : NAN, tf(t8), tf(t4));
         sum_e += te;
+        sum_w += tw;
         sum_lt += tl;
         sum_q8 += t8;
         sum_q4 += t4;
@@ -241,8 +247,11 @@ int bench_matmul() {
     if (failed) return 1;
     std::printf("RESULT matmul_ember_bf16 %.1f TFLOP/s\n", tf_all(sum_e));
     if (have_lt && std::isfinite(sum_lt)) std::printf("RESULT matmul_cublaslt_bf16 %.1f TFLOP/s\n", tf_all(sum_lt));
-    std::printf("RESULT matmul_ember_q8_0 %.1f TFLOP/s\n", tf_all(sum_q8));
-    std::printf("RESULT matmul_ember_q4_k %.1f TFLOP/s\n", tf_all(sum_q4));
+    if (std::isfinite(sum_w) && sum_w > 0) std::printf("RESULT matmul_ember_bf16_wgmma %.1f TFLOP/s\n", tf_all(sum_w));
+    if (!with_wgmma) {
+        std::printf("RESULT matmul_ember_q8_0 %.1f TFLOP/s\n", tf_all(sum_q8));
+        std::printf("RESULT matmul_ember_q4_k %.1f TFLOP/s\n", tf_all(sum_q4));
+    }
     return 0;
 }
 
@@ -448,8 +457,8 @@ int main(int argc, char** argv) {
     CK(cudaGetDeviceProperties(&prop, 0));
     std::printf("device: %s, sm_%d%d, %d SMs\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
     if (what == "attention") return bench_attention();
-    if (what == "matmul") return bench_matmul();
+    if (what == "matmul") return bench_matmul(argc > 2 && std::string(argv[2]) == "wgmma");
     if (what == "e2e") return bench_e2e(argc, argv);
-    std::fprintf(stderr, "usage: %s attention | matmul | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s attention | matmul [wgmma] | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
     return 2;
 }
