@@ -36,6 +36,22 @@ const char* matmul_path_name(MatmulPath p) {
     return "?";
 }
 
+GemmParams gemm_params(const MatmulArgs& a) {
+    GemmParams p{};
+    p.x = static_cast<const bf16*>(a.x.data);
+    p.x_stride = a.x.stride;
+    p.w = static_cast<const uint8_t*>(a.w.data);
+    p.w_row_bytes = dtype_row_bytes(a.w.dtype, a.w.k);
+    p.bias = a.bias;
+    p.y = static_cast<bf16*>(a.y.data);
+    p.y_stride = a.y.stride;
+    p.m = static_cast<int>(a.x.rows);
+    p.n = static_cast<int>(a.w.n);
+    p.k = static_cast<int>(a.w.k);
+    p.accumulate = a.accumulate ? 1 : 0;
+    return p;
+}
+
 ember_status validate_matmul(const MatmulArgs& a, std::string* error) {
     const int64_t m = a.x.rows, n = a.w.n, k = a.w.k;
     EMBER_CU_REQUIRE(m >= 0 && n >= 0 && k >= 0, "matmul: negative size (m=%lld, n=%lld, k=%lld)", (long long)m,

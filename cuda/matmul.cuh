@@ -52,6 +52,22 @@ ember_status matmul(const MatmulArgs& a, cudaStream_t stream, std::string* error
 ember_status matmul_with(const MatmulArgs& a, MatmulPath path, cudaStream_t stream, std::string* error);
 bool matmul_path_applies(const MatmulArgs& a, MatmulPath path);
 
+// The launch parameters of the tensor-core kernels (matmul_tc.cu, matmul_wgmma.cu): bf16 x and y,
+// W as rows of w_row_bytes in its own type.
+struct GemmParams {
+    const bf16* x;
+    int64_t x_stride;
+    const uint8_t* w;
+    int64_t w_row_bytes;
+    const float* bias;
+    bf16* y;
+    int64_t y_stride;
+    int m, n, k;
+    int accumulate;
+};
+// For arguments a bf16 path applies to (sizes checked to fit an int there).
+GemmParams gemm_params(const MatmulArgs& a);
+
 // --- The paths (matmul_tc.cu, matmul_simt.cu, matmul_wgmma.cu, cublaslt.cpp) ----------------------------------
 ember_status matmul_tc(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 ember_status matmul_small_m(const MatmulArgs& a, cudaStream_t stream, std::string* error);

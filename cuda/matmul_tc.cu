@@ -32,18 +32,6 @@ namespace {
 constexpr int kBK = 32;
 constexpr int kLds = kBK + 8;  // shared row stride, elements
 
-struct TcParams {
-    const bf16* x;
-    int64_t x_stride;
-    const uint8_t* w;
-    int64_t w_row_bytes;
-    const float* bias;
-    bf16* y;
-    int64_t y_stride;
-    int m, n, k;
-    int accumulate;
-};
-
 template <int WT>
 constexpr bool kCpAsyncWeights = WT == EMBER_DTYPE_BF16 || WT == EMBER_DTYPE_F16;
 
@@ -73,7 +61,7 @@ __device__ __forceinline__ uint32_t f16x2_to_bf16x2(uint32_t v) {
 
 template <int BM, int BN, int WM, int WN, int STAGES, int WT>
 __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, WT>::kThreads)
-    gemm_tc_kernel(const TcParams p) {
+    gemm_tc_kernel(const GemmParams p) {
     using C = TcConfig<BM, BN, WM, WN, STAGES, WT>;
     constexpr bool kAsyncW = kCpAsyncWeights<WT>;
     extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -236,35 +224,20 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, WT>::kThreads
             const int col = n0 + warp_n * WN + ni * 8 + 2 * t;
             if (col >= p.n) continue;
             const bool two = col + 1 < p.n;
-            float b0 = 0.0f, b1 = 0.0f;
-            if (p.bias != nullptr) {
-                b0 = p.bias[col];
-                if (two) b1 = p.bias[col + 1];
-            }
+            const float2 b = mma::bias_pair(p.bias, col, two);
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = m0 + warp_m * WM + mi * 16 + g + 8 * h;
                 if (row >= p.m) continue;
-                float v0 = acc[mi][ni][2 * h] + b0, v1 = acc[mi][ni][2 * h + 1] + b1;
-                bf16* yp = p.y + static_cast<int64_t>(row) * p.y_stride + col;
-                if (two) {
-                    if (p.accumulate) {
-                        const __nv_bfloat162 old = *reinterpret_cast<const __nv_bfloat162*>(yp);
-                        v0 += __low2float(old);
-                        v1 += __high2float(old);
-                    }
-                    *reinterpret_cast<uint32_t*>(yp) = mma::pack_bf16(v0, v1);
-                } else {
-                    if (p.accumulate) v0 += __bfloat162float(*yp);
-                    *yp = __float2bfloat16_rn(v0);
-                }
+                mma::store_pair(p.y + static_cast<int64_t>(row) * p.y_stride + col, acc[mi][ni][2 * h] + b.x,
+                                acc[mi][ni][2 * h + 1] + b.y, two, p.accumulate != 0);
             }
         }
     }
 }
 
 template <int BM, int BN, int WM, int WN, int STAGES, int WT>
-ember_status launch_tc(const TcParams& p, cudaStream_t stream, std::string* error) {
+ember_status launch_tc(const GemmParams& p, cudaStream_t stream, std::string* error) {
     using C = TcConfig<BM, BN, WM, WN, STAGES, WT>;
     auto kernel = gemm_tc_kernel<BM, BN, WM, WN, STAGES, WT>;
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), C::kSmemBytes, "matmul (tensor cores)", error));
@@ -292,18 +265,7 @@ bool matmul_tc_applies(const MatmulArgs& a) {
 
 ember_status matmul_tc(const MatmulArgs& a, cudaStream_t stream, std::string* error) {
     EMBER_CU_REQUIRE(matmul_tc_applies(a), "matmul: the tensor-core path does not apply to these operands");
-    TcParams p{};
-    p.x = static_cast<const bf16*>(a.x.data);
-    p.x_stride = a.x.stride;
-    p.w = static_cast<const uint8_t*>(a.w.data);
-    p.w_row_bytes = dtype_row_bytes(a.w.dtype, a.w.k);
-    p.bias = a.bias;
-    p.y = static_cast<bf16*>(a.y.data);
-    p.y_stride = a.y.stride;
-    p.m = static_cast<int>(a.x.rows);
-    p.n = static_cast<int>(a.w.n);
-    p.k = static_cast<int>(a.w.k);
-    p.accumulate = a.accumulate ? 1 : 0;
+    const GemmParams p = gemm_params(a);
     // 128-tiles unless they leave most multiprocessors idle.
     const bool big = ceil_div(p.m, 128) * ceil_div(p.n, 128) >= sm_count();
     switch (a.w.dtype) {

@@ -28,18 +28,6 @@
 namespace ember::cuda {
 namespace {
 
-struct WgParams {
-    const bf16* x;
-    int64_t x_stride;
-    const bf16* w;
-    int64_t w_stride;
-    const float* bias;
-    bf16* y;
-    int64_t y_stride;
-    int m, n, k;
-    int accumulate;
-};
-
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -89,9 +77,23 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_
         : "l"(desc_a), "l"(desc_b), "r"(1));
 }
 
+// ROWS rows (from row0, those below `limit`; zeros past it) of 64 bf16 from column k0 into a
+// swizzled tile at dst, 16 bytes per cp.async, consecutive threads along a row.
+template <int ROWS>
+__device__ __forceinline__ void load_rows(uint8_t* dst, const bf16* src, int64_t stride, int row0, int limit, int k0) {
+    using namespace wgmma;
+#pragma unroll
+    for (int i = 0; i < ROWS * 8 / kThreads; ++i) {
+        const int c = static_cast<int>(threadIdx.x) + i * kThreads, row = c / 8, chunk = c % 8;
+        const bool ok = row0 + row < limit;
+        mma::cp_async16(dst + sw128_offset(row, chunk), src + static_cast<int64_t>(ok ? row0 + row : 0) * stride + k0 + chunk * 8,
+                        ok);
+    }
+}
+
 #endif
 
-__global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const WgParams p) {
+__global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const GemmParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using namespace wgmma;
     extern __shared__ uint8_t smem_raw[];
@@ -102,22 +104,8 @@ __global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const Wg
 
     auto load_tile = [&](int kt, int slot) {
         uint8_t* a = smem + slot * kStageBytes;
-        uint8_t* b = a + kATileBytes;
-        const int k0 = kt * kBK;
-#pragma unroll
-        for (int i = 0; i < kBM * 8 / kThreads; ++i) {
-            const int c = tid + i * kThreads, row = c / 8, chunk = c % 8;
-            const bool ok = m0 + row < p.m;
-            const bf16* src = p.x + static_cast<int64_t>(ok ? m0 + row : 0) * p.x_stride + k0 + chunk * 8;
-            mma::cp_async16(a + sw128_offset(row, chunk), src, ok);
-        }
-#pragma unroll
-        for (int i = 0; i < kBN * 8 / kThreads; ++i) {
-            const int c = tid + i * kThreads, row = c / 8, chunk = c % 8;
-            const bool ok = n0 + row < p.n;
-            const bf16* src = p.w + static_cast<int64_t>(ok ? n0 + row : 0) * p.w_stride + k0 + chunk * 8;
-            mma::cp_async16(b + sw128_offset(row, chunk), src, ok);
-        }
+        load_rows<kBM>(a, p.x, p.x_stride, m0, p.m, kt * kBK);
+        load_rows<kBN>(a + kATileBytes, reinterpret_cast<const bf16*>(p.w), p.w_row_bytes / 2, n0, p.n, kt * kBK);
     };
 
     float acc[128];
@@ -163,28 +151,13 @@ __global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const Wg
         const int col = n0 + j * 8 + 2 * t;
         if (col >= p.n) continue;
         const bool two = col + 1 < p.n;
-        float b0 = 0.0f, b1 = 0.0f;
-        if (p.bias != nullptr) {
-            b0 = p.bias[col];
-            if (two) b1 = p.bias[col + 1];
-        }
+        const float2 b = mma::bias_pair(p.bias, col, two);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const int row = m0 + wg * 64 + warp * 16 + g + 8 * h;
             if (row >= p.m) continue;
-            float v0 = acc[j * 4 + 2 * h] + b0, v1 = acc[j * 4 + 2 * h + 1] + b1;
-            bf16* yp = p.y + static_cast<int64_t>(row) * p.y_stride + col;
-            if (two) {
-                if (p.accumulate) {
-                    const __nv_bfloat162 old = *reinterpret_cast<const __nv_bfloat162*>(yp);
-                    v0 += __low2float(old);
-                    v1 += __high2float(old);
-                }
-                *reinterpret_cast<uint32_t*>(yp) = mma::pack_bf16(v0, v1);
-            } else {
-                if (p.accumulate) v0 += __bfloat162float(*yp);
-                *yp = __float2bfloat16_rn(v0);
-            }
+            mma::store_pair(p.y + static_cast<int64_t>(row) * p.y_stride + col, acc[j * 4 + 2 * h] + b.x,
+                            acc[j * 4 + 2 * h + 1] + b.y, two, p.accumulate != 0);
         }
     }
 #endif
@@ -204,18 +177,7 @@ bool matmul_wgmma_applies(const MatmulArgs& a) {
 
 ember_status matmul_wgmma(const MatmulArgs& a, cudaStream_t stream, std::string* error) {
     EMBER_CU_REQUIRE(matmul_wgmma_applies(a), "matmul: the wgmma path does not apply to these operands");
-    WgParams p{};
-    p.x = static_cast<const bf16*>(a.x.data);
-    p.x_stride = a.x.stride;
-    p.w = static_cast<const bf16*>(a.w.data);
-    p.w_stride = a.w.k;
-    p.bias = a.bias;
-    p.y = static_cast<bf16*>(a.y.data);
-    p.y_stride = a.y.stride;
-    p.m = static_cast<int>(a.x.rows);
-    p.n = static_cast<int>(a.w.n);
-    p.k = static_cast<int>(a.w.k);
-    p.accumulate = a.accumulate ? 1 : 0;
+    const GemmParams p = gemm_params(a);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(gemm_wgmma_kernel), wgmma::kSmemBytes, "matmul (wgmma)", error));
     const dim3 grid(static_cast<unsigned>(ceil_div(p.n, wgmma::kBN)), static_cast<unsigned>(ceil_div(p.m, wgmma::kBM)));
     gemm_wgmma_kernel<<<grid, wgmma::kThreads, wgmma::kSmemBytes, stream>>>(p);

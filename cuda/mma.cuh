@@ -91,6 +91,29 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// The matmul epilogues' bias for output columns col and col + 1 (0 without a bias, and for
+// col + 1 past the edge when `two` is false).
+__device__ __forceinline__ float2 bias_pair(const float* bias, int col, bool two) {
+    if (bias == nullptr) return make_float2(0.0f, 0.0f);
+    return make_float2(bias[col], two ? bias[col + 1] : 0.0f);
+}
+
+// The matmul epilogues' store of one accumulator pair at yp (bf16 y, column col; col + 1 only when
+// `two`): y = v (+ the old y when accumulating), rounded once.
+__device__ __forceinline__ void store_pair(__nv_bfloat16* yp, float v0, float v1, bool two, bool accumulate) {
+    if (two) {
+        if (accumulate) {
+            const __nv_bfloat162 old = *reinterpret_cast<const __nv_bfloat162*>(yp);
+            v0 += __low2float(old);
+            v1 += __high2float(old);
+        }
+        *reinterpret_cast<uint32_t*>(yp) = pack_bf16(v0, v1);
+    } else {
+        if (accumulate) v0 += __bfloat162float(*yp);
+        *yp = __float2bfloat16_rn(v0);
+    }
+}
+
 #endif  // __CUDACC__
 
 }  // namespace ember::cuda::mma

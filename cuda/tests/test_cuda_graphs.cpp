@@ -24,6 +24,7 @@
 #include "model/config.h"
 #include "model/decoder.h"
 #include "model/decoder_model.h"
+#include "tests/decoder_runs.h"
 #include "tests/goldens.h"
 
 using namespace ember;
@@ -47,21 +48,6 @@ struct Pair {
         replayed = std::make_unique<Decoder>(config, *graphs, *weights, "");
     }
 
-    static std::vector<float> hidden(Backend& be, const Decoder& d, const std::vector<int32_t>& ids,
-                                     const std::vector<int32_t>& cu) {
-        HostBatch b;
-        b.ids = ids.data();
-        b.cu_seqlens = cu.data();
-        b.n_seqs = static_cast<int32_t>(cu.size() - 1);
-        b.total_tokens = cu.back();
-        for (size_t s = 0; s + 1 < cu.size(); ++s) b.max_len = std::max<int64_t>(b.max_len, cu[s + 1] - cu[s]);
-        BackendBatch bb = to_backend(be, b);
-        Buffer h = run_decoder(be, d, bb);
-        std::vector<float> out(static_cast<size_t>(cu.back()) * d.config().hidden_size);
-        download_f32(be, h.data(), be.activation_dtype(), static_cast<int64_t>(out.size()), out.data());
-        return out;
-    }
-
     void batch(const std::vector<int>& lengths, std::mt19937& rng, std::vector<int32_t>& ids, std::vector<int32_t>& cu) const {
         ids.clear();
         cu.assign(1, 0);
@@ -75,7 +61,8 @@ struct Pair {
     bool same(const std::vector<int>& lengths, std::mt19937& rng) const {
         std::vector<int32_t> ids, cu;
         batch(lengths, rng, ids, cu);
-        const std::vector<float> a = hidden(*plain, *direct, ids, cu), b = hidden(*graphs, *replayed, ids, cu);
+        const std::vector<float> a = test::decoder_hidden(*plain, *direct, ids, cu),
+                                 b = test::decoder_hidden(*graphs, *replayed, ids, cu);
         for (float v : a)
             if (!std::isfinite(v)) return false;
         return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -143,7 +130,7 @@ TEST_CASE("CUDA graphs: threads sharing recordings get their own results") {
     std::vector<std::vector<float>> want(layouts.size());
     for (size_t l = 0; l < layouts.size(); ++l) {
         p.batch(layouts[l], rng, ids[l], cus[l]);
-        want[l] = Pair::hidden(*p.plain, *p.direct, ids[l], cus[l]);
+        want[l] = test::decoder_hidden(*p.plain, *p.direct, ids[l], cus[l]);
     }
     // Each thread has its own stream: recordings made on one are replayed on others, calls meet a
     // recording in use (and run directly), and the pool frees blocks while a stream records.
@@ -154,7 +141,7 @@ TEST_CASE("CUDA graphs: threads sharing recordings get their own results") {
             for (int i = 0; i < 25; ++i) {
                 const size_t l = static_cast<size_t>((t + i) % static_cast<int>(layouts.size()));
                 try {
-                    if (Pair::hidden(*p.graphs, *p.replayed, ids[l], cus[l]) != want[l]) ++wrong;
+                    if (test::decoder_hidden(*p.graphs, *p.replayed, ids[l], cus[l]) != want[l]) ++wrong;
                 } catch (const std::exception&) {
                     ++failed;
                 }

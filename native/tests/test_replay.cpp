@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "decoder_runs.h"
 #include "goldens.h"
 #include "io/json.h"
 #include "io/safetensors.h"
@@ -156,20 +157,6 @@ struct Fixture {
         replayed = std::make_unique<Decoder>(config, recording, *weights, "");
     }
 
-    static std::vector<float> hidden(Backend& backend, const Decoder& d, const std::vector<int32_t>& ids,
-                                     const std::vector<int32_t>& cu) {
-        HostBatch b;
-        b.ids = ids.data();
-        b.cu_seqlens = cu.data();
-        b.n_seqs = static_cast<int32_t>(cu.size() - 1);
-        b.total_tokens = cu.back();
-        for (size_t s = 0; s + 1 < cu.size(); ++s) b.max_len = std::max<int64_t>(b.max_len, cu[s + 1] - cu[s]);
-        BackendBatch bb = to_backend(backend, b);
-        Buffer h = run_decoder(backend, d, bb);
-        const float* p = h.as<const float>();
-        return std::vector<float>(p, p + cu.back() * d.config().hidden_size);
-    }
-
     // Runs a batch of these lengths (fresh random ids) through both decoders; true when the
     // replaying one gave the direct one's numbers bit for bit.
     bool same(const std::vector<int>& lengths, std::mt19937& rng) {
@@ -178,7 +165,8 @@ struct Fixture {
             for (int i = 0; i < len; ++i) ids.push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(config.vocab_size)));
             cu.push_back(static_cast<int32_t>(ids.size()));
         }
-        const std::vector<float> a = hidden(*plain, *direct, ids, cu), b = hidden(recording, *replayed, ids, cu);
+        const std::vector<float> a = test::decoder_hidden(*plain, *direct, ids, cu),
+                                 b = test::decoder_hidden(recording, *replayed, ids, cu);
         for (float v : a)
             if (!std::isfinite(v)) return false;
         return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -253,7 +241,7 @@ TEST_CASE("threads sharing a shape's recording get their own results") {
             for (int i = 0; i < len; ++i) ids[l].push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(f.config.vocab_size)));
             cus[l].push_back(static_cast<int32_t>(ids[l].size()));
         }
-        want[l] = Fixture::hidden(*f.plain, *f.direct, ids[l], cus[l]);
+        want[l] = test::decoder_hidden(*f.plain, *f.direct, ids[l], cus[l]);
     }
     // Four threads at once, each through every layout, so that a recording made on one thread is
     // replayed on others and calls meet a recording in use (they run directly then).
@@ -263,7 +251,7 @@ TEST_CASE("threads sharing a shape's recording get their own results") {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 8; ++i) {
                 const size_t l = static_cast<size_t>((t + i) % static_cast<int>(layouts.size()));
-                const std::vector<float> got = Fixture::hidden(f.recording, *f.replayed, ids[l], cus[l]);
+                const std::vector<float> got = test::decoder_hidden(f.recording, *f.replayed, ids[l], cus[l]);
                 if (got.size() != want[l].size() || std::memcmp(got.data(), want[l].data(), got.size() * 4) != 0) ++wrong;
             }
         });
