@@ -210,6 +210,10 @@ e2e() {
     run_step "e2e $key wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e \
       --dir "$dir" --like "$shape" --key "${key}_wgmma" --batch "$batch" --mixed 0
   fi
+  if [ "$shape" = qwen3-0.6b ] && [ -n "$bin" ]; then
+    run_step "e2e $key Q8_0 wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma \
+      "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_q8_0_wgmma" --batch "$batch" --mixed 0 --gguf q8_0
+  fi
   optional=$was_optional
   rm -rf "$dir" "$dir".*.gguf
 }

@@ -121,18 +121,11 @@ __global__ void __launch_bounds__(TcConfig<BM, BN, WM, WN, STAGES, WT>::kThreads
 #pragma unroll
                 for (int i = 0; i < 16; ++i) f[i] = 0.0f;
             }
-            uint4 v0, v1;
-            v0.x = mma::pack_bf16(f[0], f[1]);
-            v0.y = mma::pack_bf16(f[2], f[3]);
-            v0.z = mma::pack_bf16(f[4], f[5]);
-            v0.w = mma::pack_bf16(f[6], f[7]);
-            v1.x = mma::pack_bf16(f[8], f[9]);
-            v1.y = mma::pack_bf16(f[10], f[11]);
-            v1.z = mma::pack_bf16(f[12], f[13]);
-            v1.w = mma::pack_bf16(f[14], f[15]);
+            uint4 v[2];
+            mma::pack_bf16x16(f, v);
             uint4* dst = reinterpret_cast<uint4*>(b_tile(s) + q_row * kLds + q_col);
-            dst[0] = v0;
-            dst[1] = v1;
+            dst[0] = v[0];
+            dst[1] = v[1];
         }
     };
 

@@ -91,6 +91,12 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// 16 floats as bf16 in two 16-byte vectors, lowest index first (a decoded run of weights).
+__device__ __forceinline__ void pack_bf16x16(const float (&f)[16], uint4 (&v)[2]) {
+    v[0] = make_uint4(pack_bf16(f[0], f[1]), pack_bf16(f[2], f[3]), pack_bf16(f[4], f[5]), pack_bf16(f[6], f[7]));
+    v[1] = make_uint4(pack_bf16(f[8], f[9]), pack_bf16(f[10], f[11]), pack_bf16(f[12], f[13]), pack_bf16(f[14], f[15]));
+}
+
 // The matmul epilogues' bias for output columns col and col + 1 (0 without a bias, and for
 // col + 1 past the edge when `two` is false).
 __device__ __forceinline__ float2 bias_pair(const float* bias, int col, bool two) {

@@ -226,8 +226,10 @@ int bench_matmul(bool with_wgmma) {
         const bool have_wg =
             with_wgmma && matmul_wgmma_applies(MatmulArgs{ty, tx, Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, nullptr, false});
         const double tw = have_wg ? run(Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, MatmulPath::Wgmma) : NAN;
-        const double t8 = with_wgmma ? NAN : run(Weight{wq8, EMBER_DTYPE_Q8_0, s.n, s.k}, MatmulPath::TensorCore);
-        const double t4 = with_wgmma ? NAN : run(Weight{wq4, EMBER_DTYPE_Q4_K, s.n, s.k}, MatmulPath::TensorCore);
+        // With wgmma: the quantized columns on the wgmma path too.
+        const MatmulPath qpath = have_wg ? MatmulPath::Wgmma : MatmulPath::TensorCore;
+        const double t8 = run(Weight{wq8, EMBER_DTYPE_Q8_0, s.n, s.k}, qpath);
+        const double t4 = run(Weight{wq4, EMBER_DTYPE_Q4_K, s.n, s.k}, qpath);
         auto tf = [&](double ms) { return flops / (ms * 1e-3) / 1e12; };
         std::printf("%-10s %6lld %6lld %6lld %12.1f %12.1f %12.1f %12.1f %12.1f  TFLOP/s\n", s.name, (long long)M,
                     (long long)s.n, (long long)s.k, tf(te), have_wg ? tf(tw) : NAN, have_lt ? tf(tl) : NAN, tf(t8), tf(t4));
@@ -248,10 +250,9 @@ int bench_matmul(bool with_wgmma) {
     std::printf("RESULT matmul_ember_bf16 %.1f TFLOP/s\n", tf_all(sum_e));
     if (have_lt && std::isfinite(sum_lt)) std::printf("RESULT matmul_cublaslt_bf16 %.1f TFLOP/s\n", tf_all(sum_lt));
     if (std::isfinite(sum_w) && sum_w > 0) std::printf("RESULT matmul_ember_bf16_wgmma %.1f TFLOP/s\n", tf_all(sum_w));
-    if (!with_wgmma) {
-        std::printf("RESULT matmul_ember_q8_0 %.1f TFLOP/s\n", tf_all(sum_q8));
-        std::printf("RESULT matmul_ember_q4_k %.1f TFLOP/s\n", tf_all(sum_q4));
-    }
+    const char* suffix = with_wgmma ? "_wgmma" : "";
+    if (std::isfinite(sum_q8)) std::printf("RESULT matmul_ember_q8_0%s %.1f TFLOP/s\n", suffix, tf_all(sum_q8));
+    if (std::isfinite(sum_q4)) std::printf("RESULT matmul_ember_q4_k%s %.1f TFLOP/s\n", suffix, tf_all(sum_q4));
     return 0;
 }
 

@@ -177,14 +177,19 @@ TEST_CASE("matmul: the wgmma path (H100 / H200) on ragged tiles [wgmma]") {
     uint64_t seed = test::test_seed() + 11;
     int runs = 0;
     // m and n off the 128 x 256 tile, k from one 64-wide tile (fewer tiles than the pipeline's
-    // prefetch) to many; bias and accumulate on some.
+    // prefetch) to many; bias and accumulate on some; bf16 and every quantized weight type.
     const Case cases[] = {{1, 256, 64, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, false},
                           {129, 257, 64, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, false},
                           {200, 100, 128, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, true},
                           {1025, 2100, 512, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, true},
-                          {300, 1000, 3072, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, false}};
+                          {300, 1000, 3072, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, false},
+                          // Quantized W, decoded into the swizzled tiles (K-quants: k in 256 blocks).
+                          {129, 257, 64, EMBER_DTYPE_Q8_0, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, false},
+                          {1025, 2100, 512, EMBER_DTYPE_Q8_0, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, true},
+                          {300, 1000, 512, EMBER_DTYPE_Q4_K, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, true, false},
+                          {97, 300, 768, EMBER_DTYPE_Q6_K, EMBER_DTYPE_BF16, EMBER_DTYPE_BF16, false, true}};
     for (const Case& c : cases) runs += check_case(c, seed += 5, true, /*only_wgmma=*/true);
-    CHECK(runs == 5);
+    CHECK(runs == 9);
     MESSAGE("wgmma cases: " << runs << " path runs compared");
 }
 
