@@ -5,6 +5,7 @@
 // output rounding.
 // Odd m (1, 7, 97, 1025), n not a multiple of any tile, bias and accumulate, padded strides.
 #include <cmath>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -191,6 +192,55 @@ TEST_CASE("matmul: the wgmma path (H100 / H200) on ragged tiles [wgmma]") {
     for (const Case& c : cases) runs += check_case(c, seed += 5, true, /*only_wgmma=*/true);
     CHECK(runs == 9);
     MESSAGE("wgmma cases: " << runs << " path runs compared");
+}
+
+// Structured inputs whose products name the element the kernel read, so that one failing GPU run
+// says which part of the wgmma layout is wrong (the k order of a row, the row of W behind a
+// column, the row of x behind a row) instead of only that the numbers differ. Small integers,
+// exact in bf16 and in the f32 sums.
+TEST_CASE("matmul: the wgmma path reads the element each output names [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    const int64_t m = 256, n = 512, k = 128;
+    struct Probe {
+        const char* what;
+        std::function<float(int64_t, int64_t)> x, w, want;  // x(i, q), W(j, q), y(i, j)
+    };
+    const Probe probes[] = {
+        // x one-hot at q = i % k: y(i, j) = W(j, i % k) = i % k, the k index read.
+        {"k index read for row i", [&](int64_t i, int64_t q) { return q == i % k ? 1.0f : 0.0f; },
+         [](int64_t, int64_t q) { return static_cast<float>(q); }, [&](int64_t i, int64_t) { return static_cast<float>(i % k); }},
+        // x one-hot at q = 0, W(j, 0) = j % 256: the W row behind column j.
+        {"W row read for column j", [](int64_t, int64_t q) { return q == 0 ? 1.0f : 0.0f; },
+         [](int64_t j, int64_t q) { return q == 0 ? static_cast<float>(j % 256) : 0.5f; },
+         [](int64_t, int64_t j) { return static_cast<float>(j % 256); }},
+        // W one-hot at q = 0, x(i, 0) = i % 256: the x row behind row i.
+        {"x row read for row i", [](int64_t i, int64_t q) { return q == 0 ? static_cast<float>(i % 256) : 0.25f; },
+         [](int64_t, int64_t q) { return q == 0 ? 1.0f : 0.0f; }, [](int64_t i, int64_t) { return static_cast<float>(i % 256); }},
+    };
+    for (const Probe& pr : probes) {
+        std::vector<float> x(static_cast<size_t>(m * k)), w(static_cast<size_t>(n * k));
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t q = 0; q < k; ++q) x[i * k + q] = pr.x(i, q);
+        for (int64_t j = 0; j < n; ++j)
+            for (int64_t q = 0; q < k; ++q) w[j * k + q] = pr.w(j, q);
+        DeviceArray dx(EMBER_DTYPE_BF16, x), dw(EMBER_DTYPE_BF16, w), dy(EMBER_DTYPE_BF16, static_cast<size_t>(m * n));
+        const MatmulArgs a{dy.tensor(m, n, n), dx.tensor(m, k, k), Weight{dw.data(), EMBER_DTYPE_BF16, n, k}, nullptr, false};
+        std::string err;
+        REQUIRE_MESSAGE(matmul_with(a, MatmulPath::Wgmma, nullptr, &err) == EMBER_OK, err);
+        const std::vector<float> y = dy.get();
+        int64_t bad = 0;
+        std::string first;
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+                const float got = y[i * n + j], want = pr.want(i, j);
+                if (got == want) continue;
+                if (++bad <= 12) first += format(" (%lld, %lld): %g not %g;", (long long)i, (long long)j, got, want);
+            }
+        CHECK_MESSAGE(bad == 0, pr.what << ": " << bad << " of " << m * n << " wrong, first:" << first);
+    }
 }
 
 TEST_CASE("matmul rejects bad arguments without launching [host]") {
