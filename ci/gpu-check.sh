@@ -44,10 +44,21 @@ record() {  # name status seconds note
   echo "$1|$2|$3|$4" >>"$steps"
   if [ "$2" = FAIL ]; then failures=$((failures + 1)); fi
 }
-# run_step NAME LOG TIMEOUT CMD...: runs CMD with a time limit, output appended to LOG.
+# run_step NAME LOG TIMEOUT CMD...: runs CMD with a time limit, output appended to LOG. An optional
+# step also stops where the budget ends (less 15 s for the table), or is skipped when under 10 s
+# are left: the table must print before the device call's own limit.
 run_step() {
   local name=$1 log=$2 limit=$3
   shift 3
+  if [ "$optional" = 1 ]; then
+    local room=$(($(left) - 15))
+    if [ "$room" -lt 10 ]; then
+      record "$name" SKIP 0 "time budget"
+      say "== $name: skipped (time budget)"
+      return 1
+    fi
+    [ "$room" -lt "$limit" ] && limit=$room
+  fi
   local t0=$SECONDS rc note
   say "== $name (limit ${limit}s, log $(basename "$log"))"
   echo "===== $name: $*" >>"$log"
