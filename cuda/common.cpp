@@ -51,8 +51,9 @@ ember_status allow_smem(const void* kernel, size_t bytes, const char* op, std::s
 
 namespace {
 
-// A device attribute of the current device, cached per device; `fallback` when it cannot be read.
-int cached_attribute(std::atomic<int> (&cache)[64], cudaDeviceAttr attr, int fallback) {
+// A device attribute of the current device, cached per device (stored plus one, so that 0 is a
+// value like any other); `fallback` when it cannot be read or is below `min_valid`.
+int cached_attribute(std::atomic<int> (&cache)[64], cudaDeviceAttr attr, int fallback, int min_valid = 1) {
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) {
         (void)cudaGetLastError();
@@ -60,14 +61,14 @@ int cached_attribute(std::atomic<int> (&cache)[64], cudaDeviceAttr attr, int fal
     }
     if (dev >= 0 && dev < 64) {
         const int c = cache[dev].load(std::memory_order_relaxed);
-        if (c > 0) return c;
+        if (c > 0) return c - 1;
     }
     int v = 0;
-    if (cudaDeviceGetAttribute(&v, attr, dev) != cudaSuccess || v <= 0) {
+    if (cudaDeviceGetAttribute(&v, attr, dev) != cudaSuccess || v < min_valid) {
         (void)cudaGetLastError();
         return fallback;
     }
-    if (dev >= 0 && dev < 64) cache[dev].store(v, std::memory_order_relaxed);
+    if (dev >= 0 && dev < 64) cache[dev].store(v + 1, std::memory_order_relaxed);
     return v;
 }
 
@@ -79,22 +80,9 @@ int sm_count() {
 }
 
 int compute_capability() {
-    static std::atomic<int> cache[64];
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 0;
-    }
-    if (dev >= 0 && dev < 64 && cache[dev].load(std::memory_order_relaxed) > 0) return cache[dev].load(std::memory_order_relaxed);
-    int major = 0, minor = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 0;
-    }
-    const int cc = 10 * major + minor;
-    if (dev >= 0 && dev < 64) cache[dev].store(cc, std::memory_order_relaxed);
-    return cc;
+    static std::atomic<int> major[64], minor[64];
+    const int mj = cached_attribute(major, cudaDevAttrComputeCapabilityMajor, 0);
+    return mj == 0 ? 0 : 10 * mj + cached_attribute(minor, cudaDevAttrComputeCapabilityMinor, 0, /*min_valid=*/0);
 }
 
 size_t smem_optin_limit() {

@@ -239,22 +239,21 @@ void Decoder::run_layers(const Pass& p, const Tensor& x, const Seqs& seqs, const
 }
 
 void Decoder::forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const {
-    if (std::shared_ptr<Replay> r = replay_for(seqs)) {
+    const ShapeKey key = ShapeKey::of(seqs);
+    if (std::shared_ptr<Replay> r = replay_for(seqs, key)) {
         std::unique_lock<std::mutex> busy(r->busy, std::try_to_lock);
-        const ShapeKey key{seqs.total_tokens, seqs.max_len, seqs.n_seqs};
         if (busy.owns_lock() && run_replay(*r, key, x, seqs, out)) return;
     }
     const Pass p = prepare(seqs);
     run_layers(p, x, seqs, out);
 }
 
-std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs) const {
+std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs, const ShapeKey& key) const {
     if (!backend_.records() || seqs.n_seqs <= 0 || seqs.total_tokens <= 0 || seqs.total_tokens > kReplayMaxTokens)
         return nullptr;
     // Dynamic NTK gives sequences past the trained context tables of their own, built per batch.
     if (rope_depends_on_length(config_.rope) && seqs.max_len > rope_trained_context(config_.rope, config_.max_positions))
         return nullptr;
-    const ShapeKey key{seqs.total_tokens, seqs.max_len, seqs.n_seqs};
     std::lock_guard<std::mutex> lock(replay_mutex_);
     if (auto it = replays_.find(key); it != replays_.end()) {
         it->second->last_use = ++replay_clock_;
@@ -286,7 +285,7 @@ std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs) const {
         if (e.status() != EMBER_ERR_OUT_OF_MEMORY) throw;
         return nullptr;  // no room for a recording's buffers: this batch runs directly
     }
-    const size_t bytes = r->pass.bytes + r->x_buf.bytes() + r->cu_buf.bytes();
+    const size_t bytes = r->bytes();
     if (bytes > kReplayBudgetBytes / 4) {  // too wide a model for this many tokens to keep
         unrecordable_.push_back(key);
         return nullptr;
@@ -296,7 +295,7 @@ std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs) const {
         auto lru = replays_.begin();
         for (auto it = replays_.begin(); it != replays_.end(); ++it)
             if (it->second->last_use < lru->second->last_use) lru = it;
-        replay_bytes_ -= lru->second->pass.bytes + lru->second->x_buf.bytes() + lru->second->cu_buf.bytes();
+        replay_bytes_ -= lru->second->bytes();
         replays_.erase(lru);
         ++replay_stats_.evicted;
     }
@@ -334,7 +333,7 @@ bool Decoder::run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const 
             replay_stats_.last_failure = why;
             unrecordable_.push_back(key);
             if (auto it = replays_.find(key); it != replays_.end() && it->second.get() == &r) {
-                replay_bytes_ -= r.pass.bytes + r.x_buf.bytes() + r.cu_buf.bytes();
+                replay_bytes_ -= r.bytes();
                 replays_.erase(it);
             }
             return false;

@@ -90,6 +90,7 @@ class Decoder {
         Pass pass;
         std::unique_ptr<Recording> recording;
         uint64_t last_use = 0;
+        size_t bytes() const { return pass.bytes + x_buf.bytes() + cu_buf.bytes(); }
     };
     struct ShapeKey {
         int64_t tokens = 0, max_len = 0;
@@ -98,6 +99,7 @@ class Decoder {
             return tokens != o.tokens ? tokens < o.tokens : max_len != o.max_len ? max_len < o.max_len : n_seqs < o.n_seqs;
         }
         bool operator==(const ShapeKey& o) const { return !(*this < o) && !(o < *this); }
+        static ShapeKey of(const Seqs& s) { return {s.total_tokens, s.max_len, s.n_seqs}; }
     };
 
     Pass prepare(const Seqs& seqs) const;
@@ -105,7 +107,7 @@ class Decoder {
     void run_layers(const Pass& p, const Tensor& x, const Seqs& seqs, const Tensor& out) const;
     // The recording for this batch's shape, made now if its shape came before; nullptr when the
     // pass should run directly.
-    std::shared_ptr<Replay> replay_for(const Seqs& seqs) const;
+    std::shared_ptr<Replay> replay_for(const Seqs& seqs, const ShapeKey& key) const;
     // Replays r for this batch; false (with r dropped) when it could not be recorded.
     bool run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const Seqs& seqs, const Tensor& out) const;
 
