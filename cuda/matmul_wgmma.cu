@@ -36,53 +36,6 @@ namespace {
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void wgmma_wait() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-// Pins an accumulator in its register across the asynchronous MMAs (the compiler must not move
-// or copy it while a wgmma may still write it).
-__device__ __forceinline__ void pin(float& r) { asm volatile("" : "+f"(r)::"memory"); }
-
-// D (64 x 256, f32) += A (64 x 16) B (256 x 16)^T, both K-major in shared memory.
-__device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_a, uint64_t desc_b) {
-    asm volatile(
-        "{\n"
-        ".reg .pred p;\n"
-        "setp.ne.b32 p, %130, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
-        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
-        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
-        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
-        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
-        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
-        "}, %128, %129, p, 1, 1, 0, 0;\n"
-        "}\n"
-        :
-          "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
-          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
-          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
-          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
-          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(desc_a), "l"(desc_b), "r"(1));
-}
-
 // ROWS rows (from row0, those below `limit`; zeros past it) of 64 bf16 from column k0 into a
 // swizzled tile at dst, 16 bytes per cp.async, consecutive threads along a row.
 template <int ROWS>
@@ -172,7 +125,7 @@ __global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const Ge
     for (int kt = 0; kt < k_tiles; ++kt) {
         mma::cp_async_wait<kStages - 3>();  // this thread's chunks of tile kt have landed
         // Its cp.async chunks and shared stores (quantized W) become visible to the async proxy.
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        fence_proxy_async();
         __syncthreads();  // everyone's chunks; every warpgroup is past group kt - 2
         const int next = kt + kStages - 2;
         if (next < k_tiles) load_tile(next, next % kStages);
@@ -180,23 +133,20 @@ __global__ void __launch_bounds__(wgmma::kThreads, 1) gemm_wgmma_kernel(const Ge
 
         const uint32_t a_base = mma::smem_addr(smem + (kt % kStages) * kStageBytes) + wg * (64 * 128);
         const uint32_t b_base = mma::smem_addr(smem + (kt % kStages) * kStageBytes + kATileBytes);
-#pragma unroll
-        for (int i = 0; i < 128; ++i) pin(acc[i]);
-        wgmma_fence();
+        wgmma::pin(acc);
+        wgmma::fence();
 #pragma unroll
         for (int kk = 0; kk < kBK / 16; ++kk)
-            wgmma_m64n256k16(acc, sw128_desc(a_base + kk * 32), sw128_desc(b_base + kk * 32));
-        wgmma_commit();
+            mma_m64n256k16_ss(acc, sw128_desc(a_base + kk * 32), sw128_desc(b_base + kk * 32), 1);
+        commit();
         // Quantized W of tile kt + 2 is read and decoded while the tensor cores work on tile kt:
         // its slot was last read by group kt - 2.
         if (next < k_tiles) decode_tile(next, next % kStages);
-        wgmma_wait<1>();
-#pragma unroll
-        for (int i = 0; i < 128; ++i) pin(acc[i]);
+        wait<1>();
+        wgmma::pin(acc);
     }
-    wgmma_wait<0>();
-#pragma unroll
-    for (int i = 0; i < 128; ++i) pin(acc[i]);
+    wait<0>();
+    wgmma::pin(acc);
     mma::cp_async_wait<0>();
 
     // Accumulator j * 4 + r of a thread: row 16 warp + lane / 4 (+ 8 for r >= 2), column

@@ -395,6 +395,27 @@ TEST_CASE("flash SelfExtend tile rule: warps read loaded tiles and compute exact
     MESSAGE("flash SelfExtend tile rule: " << tiles << " warp tiles, " << mixed << " of them on a window edge");
 }
 
+namespace {
+
+// The byte address the tensor cores read for element (mn, k) of the k16 slice a descriptor
+// describes (PTX ISA, "Shared Memory Matrix Layout", 128-byte swizzle; CUTLASS's canonical GMMA
+// layouts say the same): K-major: start + (mn / 8) SBO + (mn % 8) 128 + 2 k; N-major (imm-trans
+// 1): start + (mn / 64) LBO + (k / 8) SBO + (k % 8) 128 + 2 (mn % 64); then the swizzle XORs
+// address bits 4-6 with bits 7-9. Checks the descriptor's fixed fields on the way.
+uint32_t wgmma_read_address(uint64_t desc, int mn, int k, bool n_major) {
+    REQUIRE((desc >> 62) == 1);         // 128-byte swizzle
+    REQUIRE(((desc >> 49) & 7) == 0);   // base offset 0: atoms are 1024-aligned
+    const uint32_t start = static_cast<uint32_t>(desc & 0x3FFF) << 4;
+    const uint32_t lbo = static_cast<uint32_t>((desc >> 16) & 0x3FFF) << 4;
+    const uint32_t sbo = static_cast<uint32_t>((desc >> 32) & 0x3FFF) << 4;
+    REQUIRE(sbo == 1024);
+    uint32_t addr = n_major ? start + (mn / 64) * lbo + (k / 8) * sbo + (k % 8) * 128 + 2 * (mn % 64)
+                            : start + (mn / 8) * sbo + (mn % 8) * 128 + 2 * k;
+    return addr ^ (((addr >> 7) & 7) << 4);
+}
+
+}  // namespace
+
 TEST_CASE("wgmma tiles: what the cp.async writer stores is what the descriptors read") {
     using namespace ember::cuda::wgmma;
     // A stage of the kernel's shared memory, filled the way its loader does: element (row, col)
@@ -406,28 +427,18 @@ TEST_CASE("wgmma tiles: what the cp.async writer stores is what the descriptors 
             for (int chunk = 0; chunk < 8; ++chunk)
                 for (int e = 0; e < 8; ++e)
                     smem[((tile ? kATileBytes : 0) + sw128_offset(row, chunk)) / 2 + e] = value(tile, row, chunk * 8 + e);
-    // The hardware's view (PTX ISA, shared memory matrix layout, K-major with 128-byte swizzle):
-    // element (r, k) of a k16 slice lies at start + (r / 8) * SBO + (r % 8) * 128 + 2 k, and the
-    // swizzle XORs address bits 4-6 with bits 7-9. The stage's base is 1024-aligned (the kernel
-    // aligns it); 0x10000 stands for any such base.
+    // The stage's base is 1024-aligned (the kernel aligns it); 0x10000 stands for any such base.
     const uint32_t base = 0x10000;
     for (int tile = 0; tile < 2; ++tile)
         for (int wg = 0; wg < (tile ? 1 : 2); ++wg)  // A: each warpgroup's 64 rows; B: all 256
             for (int kk = 0; kk < kBK / 16; ++kk) {
                 const uint32_t start = base + (tile ? kATileBytes : 0) + wg * 64 * 128 + kk * 32;
                 const uint64_t d = sw128_desc(start);
-                REQUIRE((d >> 62) == 1);  // 128-byte swizzle
-                REQUIRE(((d >> 49) & 7) == 0);
-                const uint32_t start_field = static_cast<uint32_t>(d & 0x3FFF) << 4;
-                const uint32_t sbo = static_cast<uint32_t>((d >> 32) & 0x3FFF) << 4;
-                REQUIRE(start_field == (start & 0x3FFFF));
-                REQUIRE(sbo == 1024);
+                REQUIRE((static_cast<uint32_t>(d & 0x3FFF) << 4) == (start & 0x3FFFF));
                 const int rows = tile ? kBN : 64;
                 for (int r = 0; r < rows; ++r)
                     for (int k = 0; k < 16; ++k) {
-                        uint32_t addr = start_field + (r / 8) * sbo + (r % 8) * 128 + 2 * k;
-                        addr ^= ((addr >> 7) & 7) << 4;
-                        const uint16_t got = smem[(addr - base) / 2];
+                        const uint16_t got = smem[(wgmma_read_address(d, r, k, false) - base) / 2];
                         const uint16_t want = value(tile, (tile ? 0 : wg * 64) + r, kk * 16 + k);
                         if (got != want) {
                             FAIL("tile " << tile << " wg " << wg << " kk " << kk << " row " << r << " k " << k << ": read "
