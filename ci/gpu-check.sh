@@ -145,8 +145,9 @@ export EMBER_REQUIRE_CUDA=1 EMBER_SOURCE_DIR=$root
 if [ -n "$bin" ]; then
   run_step "host checks (decoders, mma fragments)" "$OUT/tests.log" 60 "$bin/ember_cuda_host_tests"
   run_step "CUDA kernels vs CPU twins" "$OUT/tests.log" 300 "$bin/ember_cuda_tests" --duration=true -tce='*[wgmma]*'
-  # The sm_90a wgmma matmul in a process of its own: a fault there is sticky for its process.
-  run_step "wgmma matmul (sm_90a) vs CPU twin" "$OUT/tests.log" 60 "$bin/ember_cuda_tests" -tc='*[wgmma]*'
+  # The sm_90a wgmma matmul and attention in a process of their own: a fault there is sticky for
+  # its process.
+  run_step "wgmma matmul + attention (sm_90a) vs CPU twin" "$OUT/tests.log" 120 "$bin/ember_cuda_tests" -tc='*[wgmma]*'
   run_step "goldens + real widths on CUDA (C ABI)" "$OUT/tests.log" 300 "$bin/ember_cuda_model_tests" --duration=true
 else
   record "CUDA tests" FAIL 0 "no binaries"
@@ -181,6 +182,7 @@ fi
 
 if [ -n "$bin" ]; then
   run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
+  run_step "bench: attention (Ember wgmma, sm_90a)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" attention wgmma
   run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
   run_step "bench: matmul (Ember wgmma, sm_90a)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
 fi
@@ -220,6 +222,12 @@ e2e() {
   if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
     run_step "e2e $key wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e \
       --dir "$dir" --like "$shape" --key "${key}_wgmma" --batch "$batch" --mixed 0
+  fi
+  # Everything on Hopper's kernels: wgmma matmuls and wgmma attention.
+  if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
+    run_step "e2e $key wgmma matmuls + attention: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma \
+      EMBER_CUDA_ATTENTION=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_hopper" \
+      --batch "$batch" --mixed 0
   fi
   if [ "$shape" = qwen3-0.6b ] && [ -n "$bin" ]; then
     run_step "e2e $key Q8_0 wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma \

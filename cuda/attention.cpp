@@ -7,7 +7,14 @@
 
 namespace ember::cuda {
 
-const char* attention_path_name(AttentionPath p) { return p == AttentionPath::Flash ? "flash" : "generic"; }
+const char* attention_path_name(AttentionPath p) {
+    switch (p) {
+        case AttentionPath::Flash: return "flash";
+        case AttentionPath::Wgmma: return "wgmma";
+        case AttentionPath::Generic: return "generic";
+    }
+    return "?";
+}
 
 ember_status validate_attention(const AttentionArgs& a, std::string* error) {
     EMBER_CU_REQUIRE(a.n_heads > 0 && a.n_kv_heads > 0 && a.head_dim > 0,
@@ -62,11 +69,17 @@ ember_status validate_attention(const AttentionArgs& a, std::string* error) {
 }
 
 bool attention_path_applies(const AttentionArgs& a, AttentionPath path) {
-    return path == AttentionPath::Generic || attention_flash_applies(a);
+    switch (path) {
+        case AttentionPath::Flash: return attention_flash_applies(a);
+        case AttentionPath::Wgmma: return attention_wgmma_applies(a);
+        case AttentionPath::Generic: return true;
+    }
+    return false;
 }
 
 AttentionPath choose_attention(const AttentionArgs& a) {
     if (env_equals("EMBER_CUDA_ATTENTION", "generic")) return AttentionPath::Generic;
+    if (env_equals("EMBER_CUDA_ATTENTION", "wgmma") && attention_wgmma_applies(a)) return AttentionPath::Wgmma;
     return attention_flash_applies(a) ? AttentionPath::Flash : AttentionPath::Generic;
 }
 
@@ -75,7 +88,12 @@ ember_status attention_with(const AttentionArgs& a, AttentionPath path, cudaStre
     if (a.seqs.n_seqs == 0 || a.seqs.cu_seqlens_host[a.seqs.n_seqs] == 0) return EMBER_OK;
     EMBER_CU_REQUIRE(attention_path_applies(a, path), "attention: the %s path does not apply to these operands",
                      attention_path_name(path));
-    return path == AttentionPath::Flash ? attention_flash(a, stream, error) : attention_generic(a, stream, error);
+    switch (path) {
+        case AttentionPath::Flash: return attention_flash(a, stream, error);
+        case AttentionPath::Wgmma: return attention_wgmma(a, stream, error);
+        case AttentionPath::Generic: break;
+    }
+    return attention_generic(a, stream, error);
 }
 
 ember_status attention(const AttentionArgs& a, cudaStream_t stream, std::string* error) {

@@ -5,12 +5,15 @@
 // Paths, picked by choose_attention (used by the launch and by the tests):
 //   Flash    bf16 q, k, v, out; head_dim 64 or 128: FlashAttention-2 structure on mma.sync
 //            m16n8k16 tensor cores, online softmax in f32 (attention_flash.cu).
+//   Wgmma    the same operands on Hopper (compute capability 9.0): FlashAttention-3's data flow
+//            on warpgroup MMAs (attention_wgmma.cu, sm_90a); no SelfExtend. Opt-in
+//            (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it.
 //   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
 //            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
 //            models (head_dim 16) run here.
 // Both take SelfExtend (grouped-position scores beyond the window: ops/score_kinds.h) and
 // LongEmbed's length scaling (length_scaling_base).
-// EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis).
+// EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis), =wgmma asks for the wgmma one.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,10 +23,11 @@
 #include "backend/backend.h"
 #include "common.cuh"
 #include "ops/score_kinds.h"
+#include "wgmma.cuh"
 
 namespace ember::cuda {
 
-enum class AttentionPath { Flash, Generic };
+enum class AttentionPath { Flash, Wgmma, Generic };
 
 const char* attention_path_name(AttentionPath p);
 
@@ -49,9 +53,34 @@ ember_status attention_with(const AttentionArgs& a, AttentionPath path, cudaStre
 // The paths (after validation).
 bool attention_flash_applies(const AttentionArgs& a);
 ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error);
+bool attention_wgmma_applies(const AttentionArgs& a);
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 
 constexpr int kAttentionGenericMaxHeadDim = 256;
+
+// The wgmma kernel's tiling (attention_wgmma.cu; host and device, so the host tests check the
+// layout): blocks of 128 queries (two warpgroups of 64) against key tiles of 128, Q, K and V tiles
+// in 64-column sub-tiles of wgmma.cuh's 128-byte swizzle, K and V in two stages.
+namespace flash3 {
+constexpr int kBlockM = 128, kBlockN = 128, kThreads = 256, kStages = 2;
+__host__ __device__ constexpr int tile_bytes(int rows, int d) { return rows * d * 2; }
+// Byte offset of 16-byte chunk `chunk` (0 .. d / 8) of row `row` in a tile of `rows` rows.
+__host__ __device__ constexpr int tile_offset(int rows, int row, int chunk) {
+    return (chunk / 8) * rows * 128 + wgmma::sw128_offset(row, chunk % 8);
+}
+// Descriptor starts, relative to a tile: Q or K (K-major) at k16 step kd over head_dim, from row
+// row0 (a warpgroup's 64 query rows); V (N-major) at k16 step kk over the keys, whose next 64
+// head_dim columns lie one sub-tile (kVLeadingBytes) further.
+__host__ __device__ constexpr uint32_t qk_step_offset(int rows, int row0, int kd) {
+    return static_cast<uint32_t>((kd / 4) * rows * 128 + row0 * 128 + (kd % 4) * 32);
+}
+__host__ __device__ constexpr uint32_t v_step_offset(int kk) { return static_cast<uint32_t>(kk * 16 * 128); }
+constexpr uint32_t kVLeadingBytes = kBlockN * 128;
+constexpr size_t smem_bytes(int d) {
+    return static_cast<size_t>(tile_bytes(kBlockM, d) + kStages * 2 * tile_bytes(kBlockN, d)) + 1024;  // + alignment
+}
+}  // namespace flash3
 
 // The flash kernel's tiling with SelfExtend: blocks of 64 queries, 16 per warp, key tiles of 64.
 constexpr int kFlashSeBlockRows = 64, kFlashSeWarpRows = 16, kFlashKeyTile = 64;

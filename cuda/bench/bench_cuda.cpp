@@ -5,6 +5,8 @@
 //                                         issue's shapes, and at B1 S32768 with SelfExtend
 //                                         (W = 512) against the same shape without it; FLOPs =
 //                                         4 B H S^2 D (causal: half), whatever SelfExtend adds
+//   ember_cuda_bench attention wgmma      the same shapes (SelfExtend's left out) on the sm_90a
+//                                         wgmma kernel, keys <shape>_wgmma
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
@@ -104,7 +106,9 @@ void* random_bytes(size_t n, uint64_t seed, int32_t dtype) {
     return p;
 }
 
-int bench_attention() {
+// with_wgmma: the sm_90a wgmma kernel instead of the default path, on the shapes it takes (its
+// own invocation in ci/gpu-check.sh, like the wgmma matmul); rows keyed <shape>_wgmma.
+int bench_attention(bool with_wgmma) {
     struct Shape {
         const char* key;
         int B, H, S, D;
@@ -120,6 +124,7 @@ int bench_attention() {
                             {"attn_causal_se_b1_s32768", 1, 16, 32768, 128, true, 512}};
     std::printf("%-26s %10s %10s\n", "shape", "ms", "TFLOP/s");
     for (const Shape& s : shapes) {
+        if (with_wgmma && s.window > 0) continue;  // SelfExtend is not the wgmma kernel's
         const int64_t T = int64_t(s.B) * s.S, W = int64_t(s.H) * s.D;
         void* q = random_bf16(T * W, 1, 1.0f);
         void* k = random_bf16(T * W, 2, 1.0f);
@@ -157,21 +162,27 @@ int bench_attention() {
                 a.k_group_future = Tensor{grouped[3], EMBER_DTYPE_BF16, T, W, W};
             }
         }
-        std::printf("%-26s path %s\n", s.key, attention_path_name(choose_attention(a)));
+        const AttentionPath path = with_wgmma ? AttentionPath::Wgmma : choose_attention(a);
+        const std::string key = std::string(s.key) + (with_wgmma ? "_wgmma" : "");
+        const bool applies = attention_path_applies(a, path);
+        std::printf("%-26s path %s%s\n", key.c_str(), attention_path_name(path), applies ? "" : " does not apply");
         std::string err;
         bool ok = true;
-        const double ms = time_ms([&] {
-            if (attention(a, nullptr, &err) != EMBER_OK) ok = false;
-        });
+        const double ms = applies ? time_ms([&] {
+            if (attention_with(a, path, nullptr, &err) != EMBER_OK) ok = false;
+        })
+                                  : NAN;
         for (void* g : grouped) cudaFree(g);
         if (!ok) {
             std::fprintf(stderr, "attention failed: %s\n", err.c_str());
             return 1;
         }
-        const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
-        const double tf = flops / (ms * 1e-3) / 1e12;
-        std::printf("%-26s %10.3f %10.1f\n", s.key, ms, tf);
-        std::printf("RESULT %s %.1f TFLOP/s\n", s.key, tf);
+        if (applies) {
+            const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
+            const double tf = flops / (ms * 1e-3) / 1e12;
+            std::printf("%-26s %10.3f %10.1f\n", key.c_str(), ms, tf);
+            std::printf("RESULT %s %.1f TFLOP/s\n", key.c_str(), tf);
+        }
         cudaFree(q);
         cudaFree(k);
         cudaFree(v);
@@ -457,9 +468,9 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     CK(cudaGetDeviceProperties(&prop, 0));
     std::printf("device: %s, sm_%d%d, %d SMs\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
-    if (what == "attention") return bench_attention();
+    if (what == "attention") return bench_attention(argc > 2 && std::string(argv[2]) == "wgmma");
     if (what == "matmul") return bench_matmul(argc > 2 && std::string(argv[2]) == "wgmma");
     if (what == "e2e") return bench_e2e(argc, argv);
-    std::fprintf(stderr, "usage: %s attention | matmul [wgmma] | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s attention [wgmma] | matmul [wgmma] | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
     return 2;
 }

@@ -1,4 +1,4 @@
-// CUDA attention (flash and generic paths) over ragged batches with odd lengths (0, 1, 7, 97,
+// CUDA attention (flash, wgmma and generic paths) over ragged batches with odd lengths (0, 1, 7, 97,
 // 1025), GQA, head_dim 16 / 20 / 64 / 128 / 256, causal and bidirectional, f32 and bf16.
 //
 // Tolerance: flash-attention's rule. The exact answer is computed in float64 on the values the
@@ -142,8 +142,10 @@ ThreadPool& ref_pool() {
     return pool;
 }
 
-// Runs every applicable path of one problem. Returns the paths run.
-int check_problem(const Problem& p) {
+// Runs every applicable path of one problem (or the wgmma path alone: it has test cases of its
+// own, which ci/gpu-check.sh runs in a process of their own, since a fault is sticky for the
+// process). Returns the paths run.
+int check_problem(const Problem& p, bool only_wgmma = false) {
     const Config& c = p.c;
     const int64_t qw = int64_t(c.heads) * c.dim, kw = int64_t(c.kv_heads) * c.dim;
     const std::vector<float> exact = reference(p, 0, ref_pool());
@@ -155,7 +157,9 @@ int check_problem(const Problem& p) {
     DeviceArray dq(p.dtype, p.q), dk(p.dtype, p.k), dv(p.dtype, p.v);
     DeviceVec<int32_t> dcu(p.cu);
     int ran = 0;
-    for (AttentionPath path : {AttentionPath::Flash, AttentionPath::Generic}) {
+    const std::vector<AttentionPath> paths = only_wgmma ? std::vector<AttentionPath>{AttentionPath::Wgmma}
+                                                        : std::vector<AttentionPath>{AttentionPath::Flash, AttentionPath::Generic};
+    for (AttentionPath path : paths) {
         DeviceArray dout(p.dtype, static_cast<size_t>(std::max<int64_t>(p.rows, 1) * p.os));
         AttentionArgs a;
         a.out = dout.tensor(p.rows, qw, p.os);
@@ -208,6 +212,93 @@ TEST_CASE("attention: real shapes (16 heads of 128, GQA 2, sequences of 512 and 
     uint64_t seed = test::test_seed() + 500;
     for (bool causal : {false, true}) check_problem(make_problem({{512, 300, 64}, 16, 8, 128}, causal, EMBER_DTYPE_BF16, seed += 3));
     check_problem(make_problem({{256, 33}, 8, 8, 64}, false, EMBER_DTYPE_BF16, seed += 3));
+}
+
+// The Hopper kernel (sm_90a): blocks of 128 queries against key tiles of 128, so lengths around
+// both (1, 7, 127, 128, 129, 1025), several blocks and key tiles, GQA 1 / 2 / 4 / 16, both head
+// dims, causal or not, and an empty sequence.
+TEST_CASE("attention: the wgmma path (H100 / H200) against float64 [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    uint64_t seed = test::test_seed() + 700;
+    INFO("seed " << seed);
+    const Config configs[] = {{{1, 7, 97}, 8, 4, 64},     {{1025, 7}, 4, 1, 64},       {{0, 128, 0, 129}, 2, 2, 64},
+                              {{33, 130}, 8, 1, 128},     {{129}, 16, 8, 128},          {{512, 300, 64}, 16, 8, 128},
+                              {{127, 1, 256}, 2, 2, 128}, {{1025, 3}, 16, 1, 128}};
+    int runs = 0;
+    for (const Config& c : configs)
+        for (bool causal : {false, true}) runs += check_problem(make_problem(c, causal, EMBER_DTYPE_BF16, seed += 3), true);
+    CHECK(runs == 16);
+    MESSAGE("wgmma attention: " << runs << " runs compared");
+}
+
+// Structured inputs whose outputs name what the kernel read, so that one failing GPU run says
+// which part of the wgmma layout is wrong. Small integers, exact in bf16.
+//   "V column": Q = 0 makes every score 0 and the softmax uniform; V(key, c) = c, so O(row, c) =
+//     c names the V column behind output column c (P V's N-major operand along head_dim).
+//   "key": Q(i, c) = 256 at c = i % D, K(key, c) = 1 at c = key % D for keys below D (and -1 past
+//     them), so each row scores 256 scale (22.6 at D = 128, 32 at 64) for the one key whose index
+//     mod D matches and at most 0 for the others (each weighs under e^-22): with V(key, c) = key,
+//     O(i, c) = i % D names the key read through S's columns, P's fragments and V's rows, and the
+//     Q column against K's (Q K^T's K-major operands along head_dim), and the Q row behind row i.
+//     The other keys' weights move it by under 1e-7, far below bf16's spacing there.
+TEST_CASE("attention: the wgmma path reads what each output names [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    for (int32_t d : {64, 128})
+        for (bool causal : {false, true}) {
+            const int32_t len = 256, heads = 2;
+            const int64_t w = int64_t(heads) * d;
+            for (int probe = 0; probe < 2; ++probe) {
+                std::vector<float> q(static_cast<size_t>(len * w)), k(q.size()), v(q.size());
+                for (int64_t i = 0; i < len; ++i)
+                    for (int64_t c = 0; c < w; ++c) {
+                        const int64_t col = c % d;
+                        q[i * w + c] = probe == 0 ? 0.0f : (col == i % d ? 256.0f : 0.0f);
+                        k[i * w + c] = probe == 0 ? 0.5f : (col == i % d ? (i < d ? 1.0f : -1.0f) : 0.0f);
+                        v[i * w + c] = probe == 0 ? static_cast<float>(col) : static_cast<float>(i);
+                    }
+                DeviceArray dq(EMBER_DTYPE_BF16, q), dk(EMBER_DTYPE_BF16, k), dv(EMBER_DTYPE_BF16, v),
+                    dout(EMBER_DTYPE_BF16, q.size());
+                const std::vector<int32_t> cu{0, len};
+                DeviceVec<int32_t> dcu(cu);
+                AttentionArgs a;
+                a.out = dout.tensor(len, w, w);
+                a.q = dq.tensor(len, w, w);
+                a.k = dk.tensor(len, w, w);
+                a.v = dv.tensor(len, w, w);
+                a.seqs.cu_seqlens = dcu.data();
+                a.seqs.cu_seqlens_host = cu.data();
+                a.seqs.n_seqs = 1;
+                a.seqs.total_tokens = len;
+                a.seqs.max_len = len;
+                a.n_heads = a.n_kv_heads = heads;
+                a.head_dim = d;
+                a.scale = static_cast<float>(1.0 / std::sqrt(double(d)));
+                a.causal = causal;
+                std::string err;
+                REQUIRE_MESSAGE(attention_with(a, AttentionPath::Wgmma, nullptr, &err) == EMBER_OK, err);
+                const std::vector<float> out = dout.get();
+                int64_t bad = 0;
+                std::string first;
+                for (int64_t i = 0; i < len; ++i)
+                    for (int64_t c = 0; c < w; ++c) {
+                        // Causal rows see keys 0..i only: the uniform mean of V columns is still c;
+                        // the matching key i % d is among them.
+                        const float want = probe == 0 ? static_cast<float>(c % d) : static_cast<float>(i % d);
+                        const float got = out[i * w + c];
+                        if (got == want) continue;  // NaN never equals
+                        if (++bad <= 12) first += format(" (%lld, %lld): %g not %g;", (long long)i, (long long)c, got, want);
+                    }
+                CHECK_MESSAGE(bad == 0, (probe == 0 ? "V column" : "key") << " probe, head_dim " << d << " causal " << causal
+                                                                          << ": " << bad << " of " << len * w
+                                                                          << " wrong, first:" << first);
+            }
+        }
 }
 
 namespace {
@@ -385,6 +476,27 @@ TEST_CASE("attention: SelfExtend and length scaling match the CPU twin on both p
                     }
                 }
     CHECK(flash_runs == 2 * 3 * 2);  // dims 64 and 128 x 3 windows x causal or not, bf16
+}
+
+// LongEmbed's length scaling on the wgmma path (per sequence, from its length), against the CPU
+// twin with the bf16 tolerance above; SelfExtend is not the wgmma path's (it stays on flash).
+TEST_CASE("attention: the wgmma path with length scaling matches the CPU twin [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    uint64_t seed = test::test_seed() + 980;
+    for (int32_t dim : {64, 128})
+        for (bool causal : {true, false}) {
+            INFO("dim " << dim << " causal " << causal);
+            const SeProblem p = make_se({300, 129, 97, 1}, 8, 2, dim, 64, 64, causal, EMBER_DTYPE_BF16, seed += 13);
+            bool applies = false;
+            const std::vector<float> got = run_se(p, AttentionPath::Wgmma, false, &applies);
+            REQUIRE(applies);
+            CHECK(se_error(p, got, false) <= 6e-3);
+            run_se(p, AttentionPath::Wgmma, true, &applies);
+            CHECK_FALSE(applies);
+        }
 }
 
 // With a window covering every sequence all pairs are near: SelfExtend must then be the plain

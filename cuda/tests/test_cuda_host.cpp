@@ -6,8 +6,9 @@
 //     attention kernels use them, against plain matrix products;
 //   - the flash attention kernel's SelfExtend tile rule (which K tiles a block loads, which
 //     products a warp computes) against every pair's kind;
-//   - the wgmma matmul's swizzled shared-memory tiles read back through its descriptors by the
-//     PTX ISA's address rule for 128-byte-swizzled K-major operands;
+//   - the wgmma matmul's and the wgmma attention's swizzled shared-memory tiles read back through
+//     their descriptors by the PTX ISA's address rules for 128-byte-swizzled K-major and N-major
+//     operands;
 //   - the device pool's size classes.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "doctest/doctest.h"
@@ -447,6 +448,52 @@ TEST_CASE("wgmma tiles: what the cp.async writer stores is what the descriptors 
                     }
             }
     CHECK(kSmemBytes <= 227 * 1024);  // the H100 / H200 opt-in limit per block
+}
+
+TEST_CASE("wgmma attention tiles: Q, K (K-major) and V (N-major) read back through the kernel's descriptors") {
+    using namespace ember::cuda::flash3;
+    for (int d : {64, 128}) {
+        INFO("head_dim " << d);
+        // One tile of 128 rows filled the way the kernel's loader does (tile_offset), element
+        // (row, col) holding a distinct number.
+        const int rows = kBlockM;
+        std::vector<uint16_t> tile(static_cast<size_t>(tile_bytes(rows, d)) / 2, 0xffff);
+        auto value = [&](int row, int col) { return static_cast<uint16_t>(row * d + col); };
+        for (int row = 0; row < rows; ++row)
+            for (int chunk = 0; chunk < d / 8; ++chunk)
+                for (int e = 0; e < 8; ++e) tile[tile_offset(rows, row, chunk) / 2 + e] = value(row, chunk * 8 + e);
+        const uint32_t base = 0x10000;  // any 1024-aligned tile start
+        int64_t bad = 0;
+        std::string first;
+        auto expect = [&](const char* what, uint32_t addr, uint16_t want, int step, int mn, int k) {
+            const uint16_t got = tile[(addr - base) / 2];
+            if (got == want) return;
+            if (++bad <= 8) first += format(" %s step %d (%d, %d): read %u, stored %u;", what, step, mn, k, got, want);
+        };
+        // S = Q K^T: the A operand is a warpgroup's 64 Q rows, the B operand all 128 K rows; k
+        // runs over head_dim.
+        for (int kd = 0; kd < d / 16; ++kd) {
+            for (int wg = 0; wg < 2; ++wg) {
+                const uint64_t desc = wgmma::sw128_desc(base + qk_step_offset(rows, wg * 64, kd));
+                for (int r = 0; r < 64; ++r)
+                    for (int k = 0; k < 16; ++k)
+                        expect("Q", wgmma_read_address(desc, r, k, false), value(wg * 64 + r, kd * 16 + k), kd, r, k);
+            }
+            const uint64_t desc = wgmma::sw128_desc(base + qk_step_offset(rows, 0, kd));
+            for (int key = 0; key < kBlockN; ++key)
+                for (int k = 0; k < 16; ++k)
+                    expect("K", wgmma_read_address(desc, key, k, false), value(key, kd * 16 + k), kd, key, k);
+        }
+        // O += P V: B is V with n = head_dim column and k = key, N-major.
+        for (int kk = 0; kk < kBlockN / 16; ++kk) {
+            const uint64_t desc = wgmma::sw128_desc(base + v_step_offset(kk), kVLeadingBytes);
+            for (int n = 0; n < d; ++n)
+                for (int k = 0; k < 16; ++k)
+                    expect("V", wgmma_read_address(desc, n, k, true), value(kk * 16 + k, n), kk, n, k);
+        }
+        CHECK_MESSAGE(bad == 0, bad << " wrong reads, first:" << first);
+        CHECK(smem_bytes(d) <= 227 * 1024);
+    }
 }
 
 TEST_CASE("pool size classes waste at most a quarter") {

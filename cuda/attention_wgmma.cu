@@ -1,0 +1,306 @@
+// Flash attention forward for Hopper (sm_90a): warpgroup MMAs (wgmma) read Q, K and V straight
+// from shared memory; FlashAttention-3's data flow (Shah et al., "FlashAttention-3", 2024) without
+// its producer warpgroup and its intra-warpgroup pipelining, which are the next steps once a GPU
+// run has checked this one. bf16 in and out, f32 softmax and accumulators, head_dim 64 or 128,
+// causal and bidirectional, GQA, LongEmbed's length scaling; SelfExtend stays on the mma.sync
+// kernel (attention_flash.cu).
+//
+// Why: the mma.sync kernel feeds the tensor cores from registers loaded by ldmatrix and reached
+// 0.42-0.49x of PyTorch SDPA (cuDNN) on an H200 (BENCHMARKS.md). FA3 reaches SDPA's speed with
+// wgmma, whose operands come from shared memory through descriptors.
+//
+// One block = 128 queries of one head of one sequence: two warpgroups of 64 query rows each.
+// Key / value tiles of 128 rows stream through two shared-memory stages (cp.async by all 256
+// threads, zero-filled past the sequence), one tile ahead:
+//   top of tile j   wait for tile j's copies, fence.proxy.async, barrier (everyone is done with
+//                   tile j - 1, whose stage tile j + 1 now takes)
+//   S = Q K_j^T     wgmma m64n128k16 x head_dim / 16, both operands K-major (head_dim contiguous)
+//   softmax         mask (keys past the sequence; causal: key > query), online softmax in f32
+//                   as in attention_flash.cu; the rows of a thread live in its quad
+//   O += P V_j      wgmma m64n{head_dim}k16 x 8 with P from registers (S's accumulator layout is
+//                   the A fragment layout, as with mma.sync) and V N-major (transposed: head_dim
+//                   contiguous, keys are k), so V needs no transposing copy
+// The two warpgroups overlap each other: one's softmax runs while the other's MMAs do.
+// Epilogue: O / l in bf16, staged through the warp's own Q rows for 16-byte stores.
+//
+// Shared memory (wgmma.cuh's layout): Q, K and V tiles in 64-column sub-tiles of the 128-byte
+// swizzle; 161 KB at head_dim 128 (Q 32 KB + 2 stages x (K + V) 64 KB + 1 KB to align), 81 KB at 64.
+//
+// Built for sm_90a only (cuda/CMakeLists.txt), taken only on compute capability 9.0 devices and
+// only when asked (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it against its CPU twin.
+#include "attention.cuh"
+#include "mma.cuh"
+#include "wgmma.cuh"
+
+namespace ember::cuda {
+namespace {
+
+struct Flash3Params {
+    const bf16* q;
+    const bf16* k;
+    const bf16* v;
+    bf16* o;
+    int64_t q_stride, k_stride, v_stride, o_stride;
+    const int32_t* cu_seqlens;
+    int group;         // query heads per kv head
+    float scale_log2;  // scale * log2(e)
+    int length_base;   // > 1: LongEmbed's scale x max(log_base(len), 1)
+};
+
+using namespace flash3;
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// S (64 x 128) = Q K^T for one warpgroup: head_dim / 16 MMAs.
+template <int D>
+__device__ __forceinline__ void qk(float (&s)[64], uint32_t q_tile, int q_row0, uint32_t k_tile) {
+#pragma unroll
+    for (int kd = 0; kd < D / 16; ++kd)
+        wgmma::mma_m64n128k16_ss(s, wgmma::sw128_desc(q_tile + qk_step_offset(kBlockM, q_row0, kd)),
+                                 wgmma::sw128_desc(k_tile + qk_step_offset(kBlockN, 0, kd)), kd > 0);
+}
+
+// O (64 x D) += P V: 8 MMAs over the keys; V's next 64 columns are a sub-tile further (LBO).
+template <int D>
+__device__ __forceinline__ void pv(float (&o)[D / 2], const uint32_t (&pa)[kBlockN / 16][4], uint32_t v_tile) {
+#pragma unroll
+    for (int kk = 0; kk < kBlockN / 16; ++kk) {
+        const uint64_t desc = wgmma::sw128_desc(v_tile + v_step_offset(kk), kVLeadingBytes);
+        if constexpr (D == 64) {
+            wgmma::mma_m64n64k16_rs_tb(o, pa[kk], desc);
+        } else {
+            wgmma::mma_m64n128k16_rs_tb(o, pa[kk], desc);
+        }
+    }
+}
+
+#endif
+
+template <int D, bool CAUSAL>
+__global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Params p) {
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int kChunks = D / 8;         // 16-byte chunks per row
+    constexpr int NS = kBlockN / 8;        // n8 column groups of S (4 accumulators each)
+    constexpr int NO = D / 8;              // n8 column groups of O
+    constexpr int KK = kBlockN / 16;       // k16 steps of P V
+    constexpr int kQBytes = tile_bytes(kBlockM, D), kKvBytes = tile_bytes(kBlockN, D);
+    static_assert(D == 64 || D == 128, "head_dim 64 or 128");
+
+    extern __shared__ uint8_t smem_raw[];
+    uint8_t* const smem = smem_raw + ((1024 - (mma::smem_addr(smem_raw) & 1023)) & 1023);
+    uint8_t* const Qs = smem;  // then per stage s: K at kv(s), V at kv(s) + kKvBytes
+    auto kv = [&](int s) { return smem + kQBytes + s * 2 * kKvBytes; };
+
+    const int seq = blockIdx.z, head = blockIdx.y;
+    const int start = p.cu_seqlens[seq], len = p.cu_seqlens[seq + 1] - start;
+    // Causal: the longest tiles (most keys) first, for a better tail.
+    const int m_block = CAUSAL ? static_cast<int>(gridDim.x) - 1 - static_cast<int>(blockIdx.x) : blockIdx.x;
+    const int m0 = m_block * kBlockM;
+    if (m0 >= len) return;  // uniform for the block, before any barrier
+    const int kv_head = head / p.group;
+    const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
+    const int g = lane >> 2, t = lane & 3;
+    const float scale_log2 =
+        p.length_base > 1 && len > 1 ? p.scale_log2 * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale_log2;
+
+    const bf16* const qg = p.q + static_cast<int64_t>(start) * p.q_stride + static_cast<int64_t>(head) * D;
+    const bf16* const kg = p.k + static_cast<int64_t>(start) * p.k_stride + static_cast<int64_t>(kv_head) * D;
+    const bf16* const vg = p.v + static_cast<int64_t>(start) * p.v_stride + static_cast<int64_t>(kv_head) * D;
+
+    // 128 rows from row r0 of a [token][D] matrix into a swizzled tile; rows past the sequence are
+    // zero-filled (their scores are masked, and a zero V row keeps 0 * V finite).
+    auto load = [&](uint8_t* dst, const bf16* src, int64_t stride, int r0) {
+#pragma unroll
+        for (int i = 0; i < kBlockM * kChunks / kThreads; ++i) {
+            const int c = tid + i * kThreads, row = c / kChunks, chunk = c % kChunks;
+            const bool ok = r0 + row < len;
+            mma::cp_async16(dst + tile_offset(kBlockM, row, chunk), src + static_cast<int64_t>(ok ? r0 + row : 0) * stride + chunk * 8,
+                            ok);
+        }
+    };
+    static_assert(kBlockM == kBlockN, "one loader for Q, K and V tiles");
+
+    const int kv_end = CAUSAL ? min(len, m0 + kBlockM) : len;
+    const int n_blocks = (kv_end + kBlockN - 1) / kBlockN;
+    const int wrow0 = m0 + wg * 64 + warp * 16;  // this warp's first row; a thread's rows: wrow0 + g (+ 8)
+
+    load(Qs, qg, p.q_stride, m0);
+    load(kv(0), kg, p.k_stride, 0);
+    load(kv(0) + kKvBytes, vg, p.v_stride, 0);
+    mma::cp_async_commit();
+
+    float o[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+    float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.0f, 0.0f};  // row_l: this thread's columns only
+    const uint32_t q_tile = mma::smem_addr(Qs);
+
+    for (int j = 0; j < n_blocks; ++j) {
+        mma::cp_async_wait<0>();
+        wgmma::fence_proxy_async();  // this thread's copies of tile j, visible to the tensor cores
+        __syncthreads();             // everyone's copies; every warpgroup is done with tile j - 1
+        if (j + 1 < n_blocks) {
+            load(kv((j + 1) & 1), kg, p.k_stride, (j + 1) * kBlockN);
+            load(kv((j + 1) & 1) + kKvBytes, vg, p.v_stride, (j + 1) * kBlockN);
+        }
+        mma::cp_async_commit();
+        const uint32_t k_tile = mma::smem_addr(kv(j & 1)), v_tile = k_tile + kKvBytes;
+
+        // S accumulator 4 i + e: row wrow0 + g (+ 8 for e >= 2), key n0 + 8 i + 2 t (+ 1 for odd e).
+        float s[64];
+        wgmma::fence();
+        qk<D>(s, q_tile, wg * 64, k_tile);
+        wgmma::commit();
+        wgmma::wait<0>();
+        wgmma::pin(s);
+
+        const int n0 = j * kBlockN;
+        if (n0 + kBlockN > len || (CAUSAL && n0 + kBlockN - 1 > wrow0)) {
+#pragma unroll
+            for (int i = 0; i < NS; ++i)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int key = n0 + 8 * i + 2 * t + (e & 1), row = wrow0 + g + 8 * (e >> 1);
+                    if (key >= len || (CAUSAL && key > row)) s[4 * i + e] = -INFINITY;
+                }
+        }
+
+        // Online softmax: r = 0 is row wrow0 + g, r = 1 row wrow0 + g + 8; a row's 128 scores
+        // live in the 4 threads of a quad.
+        float mx[2] = {row_m[0], row_m[1]};
+#pragma unroll
+        for (int i = 0; i < NS; ++i) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[4 * i], s[4 * i + 1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[4 * i + 2], s[4 * i + 3]));
+        }
+        float base[2], corr[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            base[r] = mx[r] == -INFINITY ? 0.0f : mx[r] * scale_log2;
+            corr[r] = exp2f(row_m[r] * scale_log2 - base[r]);  // 0 while row_m is -inf
+            row_m[r] = mx[r];
+        }
+        float rs[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int i = 0; i < NS; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                s[4 * i + e] = exp2f(fmaf(s[4 * i + e], scale_log2, -base[e >> 1]));  // masked: exp2(-inf) = 0
+                rs[e >> 1] += s[4 * i + e];
+            }
+#pragma unroll
+        for (int r = 0; r < 2; ++r) row_l[r] = row_l[r] * corr[r] + rs[r];
+#pragma unroll
+        for (int i = 0; i < NO; ++i) {
+            o[4 * i] *= corr[0];
+            o[4 * i + 1] *= corr[0];
+            o[4 * i + 2] *= corr[1];
+            o[4 * i + 3] *= corr[1];
+        }
+
+        // P as A fragments: groups 2 kk and 2 kk + 1 of S are the A layout of k16 step kk
+        // (a0 = row g keys 2t.., a1 = row g + 8, a2 = row g keys 8 + 2t.., a3 = row g + 8).
+        uint32_t pa[KK][4];
+#pragma unroll
+        for (int kk = 0; kk < KK; ++kk) {
+            pa[kk][0] = mma::pack_bf16(s[8 * kk], s[8 * kk + 1]);
+            pa[kk][1] = mma::pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+            pa[kk][2] = mma::pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+            pa[kk][3] = mma::pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+        }
+        wgmma::fence();  // o and pa were written by ordinary instructions
+        pv<D>(o, pa, v_tile);
+        wgmma::commit();
+        wgmma::wait<0>();  // before the barrier that lets tile j + 2 overwrite this stage
+        wgmma::pin(o);
+        wgmma::pin(pa);
+    }
+    mma::cp_async_wait<0>();
+
+    // Epilogue: the warp's 16 x D outputs, staged in its own 16 Q rows (only its warpgroup's
+    // MMAs read them, and those are complete), then 16-byte stores.
+    float inv[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        float l = row_l[r];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        inv[r] = l > 0.0f ? 1.0f / l : 0.0f;
+    }
+    const int srow = wg * 64 + warp * 16;  // the warp's first row within the tile
+#pragma unroll
+    for (int i = 0; i < NO; ++i)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+            *reinterpret_cast<uint32_t*>(Qs + tile_offset(kBlockM, srow + g + 8 * r, i) + 4 * t) =
+                mma::pack_bf16(o[4 * i + 2 * r] * inv[r], o[4 * i + 2 * r + 1] * inv[r]);
+    __syncwarp();
+    bf16* const og = p.o + static_cast<int64_t>(start) * p.o_stride + static_cast<int64_t>(head) * D;
+#pragma unroll
+    for (int i = 0; i < 16 * kChunks / 32; ++i) {
+        const int c = lane + i * 32, r = c / kChunks, chunk = c % kChunks;
+        const int row = wrow0 + r;
+        if (row < len)
+            *reinterpret_cast<uint4*>(og + static_cast<int64_t>(row) * p.o_stride + chunk * 8) =
+                *reinterpret_cast<const uint4*>(Qs + tile_offset(kBlockM, srow + r, chunk));
+    }
+#endif
+}
+
+template <int D, bool CAUSAL>
+ember_status launch(const Flash3Params& p, int n_seqs, int n_heads, int64_t max_len, cudaStream_t stream,
+                    std::string* error) {
+    auto kernel = flash3_fwd_kernel<D, CAUSAL>;
+    constexpr size_t smem = smem_bytes(D);
+    EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (wgmma)", error));
+    const unsigned m_blocks = static_cast<unsigned>(ceil_div(max_len, kBlockM));
+    // At most 65535 sequences per launch (grid.z): later ones in further launches.
+    for (int s0 = 0; s0 < n_seqs; s0 += 65535) {
+        Flash3Params q = p;
+        q.cu_seqlens = p.cu_seqlens + s0;
+        const dim3 grid(m_blocks, static_cast<unsigned>(n_heads), static_cast<unsigned>(std::min(65535, n_seqs - s0)));
+        kernel<<<grid, kThreads, smem, stream>>>(q);
+        EMBER_CU_TRY(launched("attention (wgmma)", error));
+    }
+    return EMBER_OK;
+}
+
+bool operand_ok(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
+
+}  // namespace
+
+bool attention_wgmma_applies(const AttentionArgs& a) {
+    if (a.head_dim != 64 && a.head_dim != 128) return false;
+    if (a.self_extend_window > 0) return false;  // SelfExtend: the mma.sync kernel
+    if (a.n_heads > 65535 || a.seqs.max_len > (int64_t(1) << 30)) return false;
+    for (const Tensor* t : {&a.q, &a.k, &a.v, &a.out})
+        if (!operand_ok(*t)) return false;
+    if (smem_bytes(a.head_dim) > smem_optin_limit()) return false;
+    return compute_capability() == 90;  // sm_90a machine code runs on 9.0 only
+}
+
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error) {
+    EMBER_CU_REQUIRE(attention_wgmma_applies(a), "attention: the wgmma path does not apply to these operands");
+    Flash3Params p{};
+    p.q = static_cast<const bf16*>(a.q.data);
+    p.k = static_cast<const bf16*>(a.k.data);
+    p.v = static_cast<const bf16*>(a.v.data);
+    p.o = static_cast<bf16*>(a.out.data);
+    p.q_stride = a.q.stride;
+    p.k_stride = a.k.stride;
+    p.v_stride = a.v.stride;
+    p.o_stride = a.out.stride;
+    p.cu_seqlens = a.seqs.cu_seqlens;
+    p.group = a.n_heads / a.n_kv_heads;
+    p.scale_log2 = a.scale * 1.4426950408889634f;
+    p.length_base = a.length_scaling_base;
+    const int n = a.seqs.n_seqs, h = a.n_heads;
+    const int64_t L = a.seqs.max_len;
+    if (a.head_dim == 64)
+        return a.causal ? launch<64, true>(p, n, h, L, stream, error) : launch<64, false>(p, n, h, L, stream, error);
+    return a.causal ? launch<128, true>(p, n, h, L, stream, error) : launch<128, false>(p, n, h, L, stream, error);
+}
+
+}  // namespace ember::cuda
