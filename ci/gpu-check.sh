@@ -142,12 +142,22 @@ say "cuBLASLt: ${lt:-not found}"
 
 # ---------------------------------------------------------------- 2. tests
 export EMBER_REQUIRE_CUDA=1 EMBER_SOURCE_DIR=$root
+wgmma_matmul=0 wgmma_attention=0
+# only_if FLAG REASON NAME: true when FLAG is 1, else records NAME as skipped for REASON.
+only_if() {
+  [ "$1" = 1 ] && return 0
+  record "$3" SKIP 0 "$2"
+  return 1
+}
 if [ -n "$bin" ]; then
   run_step "host checks (decoders, mma fragments)" "$OUT/tests.log" 60 "$bin/ember_cuda_host_tests"
   run_step "CUDA kernels vs CPU twins" "$OUT/tests.log" 300 "$bin/ember_cuda_tests" --duration=true -tce='*[wgmma]*'
-  # The sm_90a wgmma matmul and attention in a process of their own: a fault there is sticky for
-  # its process.
-  run_step "wgmma matmul + attention (sm_90a) vs CPU twin" "$OUT/tests.log" 120 "$bin/ember_cuda_tests" -tc='*[wgmma]*'
+  # The sm_90a wgmma matmul and attention each in a process of its own (a fault is sticky for its
+  # process); their benchmarks run only when these pass, so a broken kernel costs no more time.
+  run_step "wgmma matmul (sm_90a) vs CPU twin" "$OUT/tests.log" 60 "$bin/ember_cuda_tests" -tc='matmul*[wgmma]*' &&
+    wgmma_matmul=1
+  run_step "wgmma attention (sm_90a) vs float64, CPU twin" "$OUT/tests.log" 90 "$bin/ember_cuda_tests" \
+    -tc='attention*[wgmma]*' && wgmma_attention=1
   run_step "goldens + real widths on CUDA (C ABI)" "$OUT/tests.log" 300 "$bin/ember_cuda_model_tests" --duration=true
 else
   record "CUDA tests" FAIL 0 "no binaries"
@@ -182,9 +192,11 @@ fi
 
 if [ -n "$bin" ]; then
   run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
-  run_step "bench: attention (Ember wgmma, sm_90a)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" attention wgmma
+  n="bench: attention (Ember wgmma, sm_90a)"
+  only_if $wgmma_attention "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" attention wgmma
   run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
-  run_step "bench: matmul (Ember wgmma, sm_90a)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
+  n="bench: matmul (Ember wgmma, sm_90a)"
+  only_if $wgmma_matmul "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
 fi
 run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
 run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul
@@ -219,19 +231,23 @@ e2e() {
   fi
   # The sm_90a wgmma matmul for every bf16 projection (EMBER_CUDA_MATMUL=wgmma, opt-in until this
   # check has passed it).
+  local n
   if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
-    run_step "e2e $key wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e \
-      --dir "$dir" --like "$shape" --key "${key}_wgmma" --batch "$batch" --mixed 0
-  fi
-  # Everything on Hopper's kernels: wgmma matmuls and wgmma attention.
-  if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
-    run_step "e2e $key wgmma matmuls + attention: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma \
-      EMBER_CUDA_ATTENTION=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_hopper" \
+    n="e2e $key wgmma matmuls: Ember"
+    only_if $wgmma_matmul "wgmma matmul tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
+      env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_wgmma" \
       --batch "$batch" --mixed 0
+    # Everything on Hopper's kernels: wgmma matmuls and wgmma attention.
+    n="e2e $key wgmma matmuls + attention: Ember"
+    only_if $((wgmma_matmul & wgmma_attention)) "wgmma tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
+      env EMBER_CUDA_MATMUL=wgmma EMBER_CUDA_ATTENTION=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" \
+      --key "${key}_hopper" --batch "$batch" --mixed 0
   fi
   if [ "$shape" = qwen3-0.6b ] && [ -n "$bin" ]; then
-    run_step "e2e $key Q8_0 wgmma matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUDA_MATMUL=wgmma \
-      "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_q8_0_wgmma" --batch "$batch" --mixed 0 --gguf q8_0
+    n="e2e $key Q8_0 wgmma matmuls: Ember"
+    only_if $wgmma_matmul "wgmma matmul tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
+      env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_q8_0_wgmma" \
+      --batch "$batch" --mixed 0 --gguf q8_0
   fi
   optional=$was_optional
   rm -rf "$dir" "$dir".*.gguf
