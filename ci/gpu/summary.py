@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The table ci/gpu-check.sh prints last: Ember against its peers and the issue's targets, from the
-RESULT lines of the benchmark logs, then the steps' pass/fail lines.
+RESULT lines of the benchmark logs (as text, then as Markdown for BENCHMARKS.md), then the steps'
+pass/fail lines.
 
     summary.py STEPS_FILE LOG...
 STEPS_FILE holds one "name|PASS or FAIL or SKIP|seconds|note" line per step.
@@ -83,6 +84,19 @@ def main(argv):
     for k, v in sorted(r.items()):
         if k.startswith("probe_cosine_"):
             out.append(f"{'e2e probe cosine vs PyTorch (' + k[13:] + ')':38s} {v:12.6f}")
+    out.append("")
+    # The same rows as a Markdown table, ready for BENCHMARKS.md.
+    out.append("| workload | Ember | peer (same run) | ratio | target | unit |")
+    out.append("| --- | ---: | ---: | ---: | ---: | --- |")
+    for label, ek, pks, unit, target in ROWS:
+        e = r.get(ek)
+        pk = next((k for k in pks if k in r), None)
+        if e is None and pk is None:
+            continue
+        p = r[pk] if pk else None
+        ratio = f"{e / p:.2f}" if e and p else "–"
+        peer = f"{fmt(p)} ({pk})" if pk else "–"
+        out.append(f"| {label} | {fmt(e) if e is not None else '–'} | {peer} | {ratio} | {fmt(target) if target else '–'} | {unit} |")
     out.append("")
     try:
         with open(steps_file) as f:
