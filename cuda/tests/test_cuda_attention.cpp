@@ -546,6 +546,8 @@ TEST_CASE("attention rejects bad arguments without launching [host]") {
     bad.head_dim = 512;
     CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK_FALSE(attention_flash_applies(a));  // f32: generic only
+    CHECK_FALSE(attention_wgmma_applies(a));
+    CHECK(attention_with(a, AttentionPath::Wgmma, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
     bad = a;
     bad.self_extend_window = 4;  // SelfExtend without its grouped q / k
     CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
