@@ -18,6 +18,8 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "backend/backend.h"
@@ -58,6 +60,28 @@ ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::s
 ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 
 constexpr int kAttentionGenericMaxHeadDim = 256;
+
+// A sequence's score scale under LongEmbed's length scaling (base > 1): scale x max(log_base(len),
+// 1); the scale itself otherwise.
+__host__ __device__ inline float length_scaled(float scale, int len, int base) {
+    return base > 1 && len > 1 ? scale * fmaxf(logf(float(len)) / logf(float(base)), 1.0f) : scale;
+}
+
+// A bf16 operand the tensor-core kernels copy with 16-byte cp.async: aligned data and rows.
+inline bool bf16_rows_16b(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
+
+// The attention kernels' grids are (query blocks, heads, sequences). grid.z holds at most 65535
+// sequences, so a batch launches in chunks: launch_chunk(cu_seqlens of the chunk's first sequence,
+// grid) for each; the first failure ends it.
+template <typename LaunchChunk>
+ember_status launch_sequence_chunks(const Seqs& seqs, unsigned q_blocks, int n_heads, LaunchChunk&& launch_chunk) {
+    constexpr int kMaxGridZ = 65535;
+    for (int s0 = 0; s0 < seqs.n_seqs; s0 += kMaxGridZ) {
+        const dim3 grid(q_blocks, static_cast<unsigned>(n_heads), static_cast<unsigned>(std::min(kMaxGridZ, seqs.n_seqs - s0)));
+        EMBER_CU_TRY(launch_chunk(seqs.cu_seqlens + s0, grid));
+    }
+    return EMBER_OK;
+}
 
 // The wgmma kernel's tiling (attention_wgmma.cu; host and device, so the host tests check the
 // layout): blocks of 128 queries (two warpgroups of 64) against key tiles of 128, Q, K and V tiles

@@ -114,8 +114,7 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
     if (m0 >= len) return;  // uniform for the block, before any barrier
     const int kv_head = head / p.group;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const float scale_log2 =
-        p.length_base > 1 && len > 1 ? p.scale_log2 * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale_log2;
+    const float scale_log2 = length_scaled(p.scale_log2, len, p.length_base);
     const int g = lane >> 2, t = lane & 3;
 
     const bf16* vg = p.v + static_cast<int64_t>(start) * p.v_stride + static_cast<int64_t>(kv_head) * D;
@@ -372,34 +371,28 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
 }
 
 template <int D, bool CAUSAL, bool SE>
-ember_status launch_flash(const FlashParams& p, int n_seqs, int n_heads, int64_t max_len, cudaStream_t stream,
-                          std::string* error) {
+ember_status launch_flash(const FlashParams& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
     auto kernel = flash_fwd_kernel<D, CAUSAL, SE>;
     constexpr size_t smem = flash_smem_bytes(D, CAUSAL, SE);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (flash)", error));
-    const unsigned m_blocks = static_cast<unsigned>(ceil_div(max_len, flash_block_rows(SE)));
-    // At most 65535 sequences per launch (grid.z): later ones in further launches.
-    for (int s0 = 0; s0 < n_seqs; s0 += 65535) {
+    const unsigned m_blocks = static_cast<unsigned>(ceil_div(seqs.max_len, flash_block_rows(SE)));
+    return launch_sequence_chunks(seqs, m_blocks, n_heads, [&](const int32_t* cu_seqlens, dim3 grid) {
         FlashParams q = p;
-        q.cu_seqlens = p.cu_seqlens + s0;
-        const dim3 grid(m_blocks, static_cast<unsigned>(n_heads), static_cast<unsigned>(std::min(65535, n_seqs - s0)));
+        q.cu_seqlens = cu_seqlens;
         kernel<<<grid, kThreads, smem, stream>>>(q);
-        EMBER_CU_TRY(launched("attention (flash)", error));
-    }
-    return EMBER_OK;
+        return launched("attention (flash)", error);
+    });
 }
 
 template <int D>
-ember_status launch_flash(const FlashParams& p, bool causal, bool self_extend, int n_seqs, int n_heads, int64_t max_len,
+ember_status launch_flash(const FlashParams& p, bool causal, bool self_extend, const Seqs& seqs, int n_heads,
                           cudaStream_t stream, std::string* error) {
     if (self_extend)
-        return causal ? launch_flash<D, true, true>(p, n_seqs, n_heads, max_len, stream, error)
-                      : launch_flash<D, false, true>(p, n_seqs, n_heads, max_len, stream, error);
-    return causal ? launch_flash<D, true, false>(p, n_seqs, n_heads, max_len, stream, error)
-                  : launch_flash<D, false, false>(p, n_seqs, n_heads, max_len, stream, error);
+        return causal ? launch_flash<D, true, true>(p, seqs, n_heads, stream, error)
+                      : launch_flash<D, false, true>(p, seqs, n_heads, stream, error);
+    return causal ? launch_flash<D, true, false>(p, seqs, n_heads, stream, error)
+                  : launch_flash<D, false, false>(p, seqs, n_heads, stream, error);
 }
-
-bool flash_operand_ok(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
 
 }  // namespace
 
@@ -407,14 +400,14 @@ bool attention_flash_applies(const AttentionArgs& a) {
     if (a.head_dim != 64 && a.head_dim != 128) return false;
     if (a.n_heads > 65535 || a.seqs.max_len > (int64_t(1) << 30)) return false;
     for (const Tensor* t : {&a.q, &a.k, &a.v, &a.out})
-        if (!flash_operand_ok(*t)) return false;
+        if (!bf16_rows_16b(*t)) return false;
     if (a.self_extend_window > 0) {
         // The grouped operands, and shared memory for a Q and a K tile per score kind.
         for (const Tensor* t : {&a.q_group, &a.k_group})
-            if (!flash_operand_ok(*t)) return false;
+            if (!bf16_rows_16b(*t)) return false;
         if (!a.causal)
             for (const Tensor* t : {&a.q_group_future, &a.k_group_future})
-                if (!flash_operand_ok(*t)) return false;
+                if (!bf16_rows_16b(*t)) return false;
         if (flash_smem_bytes(a.head_dim, a.causal, true) > smem_optin_limit()) return false;
     }
     return true;
@@ -441,10 +434,8 @@ ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::s
     p.scale_log2 = a.scale * 1.4426950408889634f;
     p.length_base = a.length_scaling_base;
     p.window = a.self_extend_window;
-    const int n = a.seqs.n_seqs, h = a.n_heads;
-    const int64_t L = a.seqs.max_len;
-    return a.head_dim == 64 ? launch_flash<64>(p, a.causal, se, n, h, L, stream, error)
-                            : launch_flash<128>(p, a.causal, se, n, h, L, stream, error);
+    return a.head_dim == 64 ? launch_flash<64>(p, a.causal, se, a.seqs, a.n_heads, stream, error)
+                            : launch_flash<128>(p, a.causal, se, a.seqs, a.n_heads, stream, error);
 }
 
 }  // namespace ember::cuda

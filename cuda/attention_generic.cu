@@ -65,8 +65,7 @@ __global__ void __launch_bounds__(kThreads) attention_generic_kernel(const Gener
     const int q_last = min(len, q0 + kQueries) - 1;
     const int kv_head = head / p.group;
     const int n_kinds = p.window > 0 ? (p.causal ? 2 : 3) : 1;
-    const float scale =
-        p.length_base > 1 && len > 1 ? p.scale * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale;
+    const float scale = length_scaled(p.scale, len, p.length_base);
     const T* v = static_cast<const T*>(p.v);
 
     for (int c = 0; c < n_kinds; ++c) {
@@ -177,14 +176,12 @@ ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std:
         using T = typename decltype(tag)::type;
         auto kernel = attention_generic_kernel<T>;
         EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (generic)", error));
-        for (int s0 = 0; s0 < a.seqs.n_seqs; s0 += 65535) {
+        return launch_sequence_chunks(a.seqs, q_blocks, a.n_heads, [&](const int32_t* cu_seqlens, dim3 grid) {
             GenericParams q = p;
-            q.cu_seqlens = a.seqs.cu_seqlens + s0;
-            const dim3 grid(q_blocks, static_cast<unsigned>(a.n_heads), static_cast<unsigned>(std::min(65535, a.seqs.n_seqs - s0)));
+            q.cu_seqlens = cu_seqlens;
             kernel<<<grid, kThreads, smem, stream>>>(q);
-            EMBER_CU_TRY(launched("attention (generic)", error));
-        }
-        return EMBER_OK;
+            return launched("attention (generic)", error);
+        });
     });
 }
 

@@ -100,8 +100,7 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
     const int kv_head = head / p.group;
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
     const int g = lane >> 2, t = lane & 3;
-    const float scale_log2 =
-        p.length_base > 1 && len > 1 ? p.scale_log2 * fmaxf(logf(float(len)) / logf(float(p.length_base)), 1.0f) : p.scale_log2;
+    const float scale_log2 = length_scaled(p.scale_log2, len, p.length_base);
 
     const bf16* const qg = p.q + static_cast<int64_t>(start) * p.q_stride + static_cast<int64_t>(head) * D;
     const bf16* const kg = p.k + static_cast<int64_t>(start) * p.k_stride + static_cast<int64_t>(kv_head) * D;
@@ -250,24 +249,18 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
 }
 
 template <int D, bool CAUSAL>
-ember_status launch(const Flash3Params& p, int n_seqs, int n_heads, int64_t max_len, cudaStream_t stream,
-                    std::string* error) {
+ember_status launch(const Flash3Params& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
     auto kernel = flash3_fwd_kernel<D, CAUSAL>;
     constexpr size_t smem = smem_bytes(D);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (wgmma)", error));
-    const unsigned m_blocks = static_cast<unsigned>(ceil_div(max_len, kBlockM));
-    // At most 65535 sequences per launch (grid.z): later ones in further launches.
-    for (int s0 = 0; s0 < n_seqs; s0 += 65535) {
+    const unsigned m_blocks = static_cast<unsigned>(ceil_div(seqs.max_len, kBlockM));
+    return launch_sequence_chunks(seqs, m_blocks, n_heads, [&](const int32_t* cu_seqlens, dim3 grid) {
         Flash3Params q = p;
-        q.cu_seqlens = p.cu_seqlens + s0;
-        const dim3 grid(m_blocks, static_cast<unsigned>(n_heads), static_cast<unsigned>(std::min(65535, n_seqs - s0)));
+        q.cu_seqlens = cu_seqlens;
         kernel<<<grid, kThreads, smem, stream>>>(q);
-        EMBER_CU_TRY(launched("attention (wgmma)", error));
-    }
-    return EMBER_OK;
+        return launched("attention (wgmma)", error);
+    });
 }
-
-bool operand_ok(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
 
 }  // namespace
 
@@ -276,7 +269,7 @@ bool attention_wgmma_applies(const AttentionArgs& a) {
     if (a.self_extend_window > 0) return false;  // SelfExtend: the mma.sync kernel
     if (a.n_heads > 65535 || a.seqs.max_len > (int64_t(1) << 30)) return false;
     for (const Tensor* t : {&a.q, &a.k, &a.v, &a.out})
-        if (!operand_ok(*t)) return false;
+        if (!bf16_rows_16b(*t)) return false;
     if (smem_bytes(a.head_dim) > smem_optin_limit()) return false;
     return compute_capability() == 90;  // sm_90a machine code runs on 9.0 only
 }
@@ -296,11 +289,11 @@ ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::s
     p.group = a.n_heads / a.n_kv_heads;
     p.scale_log2 = a.scale * 1.4426950408889634f;
     p.length_base = a.length_scaling_base;
-    const int n = a.seqs.n_seqs, h = a.n_heads;
-    const int64_t L = a.seqs.max_len;
     if (a.head_dim == 64)
-        return a.causal ? launch<64, true>(p, n, h, L, stream, error) : launch<64, false>(p, n, h, L, stream, error);
-    return a.causal ? launch<128, true>(p, n, h, L, stream, error) : launch<128, false>(p, n, h, L, stream, error);
+        return a.causal ? launch<64, true>(p, a.seqs, a.n_heads, stream, error)
+                        : launch<64, false>(p, a.seqs, a.n_heads, stream, error);
+    return a.causal ? launch<128, true>(p, a.seqs, a.n_heads, stream, error)
+                    : launch<128, false>(p, a.seqs, a.n_heads, stream, error);
 }
 
 }  // namespace ember::cuda
