@@ -56,7 +56,9 @@ ember_status attention_with(const AttentionArgs& a, AttentionPath path, cudaStre
 bool attention_flash_applies(const AttentionArgs& a);
 ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 bool attention_wgmma_applies(const AttentionArgs& a);
-ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error);
+// overlap: FlashAttention-3's intra-warpgroup overlap of the softmax with P V (the path's
+// schedule); false: each product waited for in turn (the reference it is measured against).
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error, bool overlap = true);
 ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 
 constexpr int kAttentionGenericMaxHeadDim = 256;

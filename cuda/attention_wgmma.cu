@@ -1,9 +1,8 @@
 // Flash attention forward for Hopper (sm_90a): warpgroup MMAs (wgmma) read Q, K and V straight
-// from shared memory; FlashAttention-3's data flow (Shah et al., "FlashAttention-3", 2024) without
-// its producer warpgroup and its intra-warpgroup pipelining, which are the next steps once a GPU
-// run has checked this one. bf16 in and out, f32 softmax and accumulators, head_dim 64 or 128,
-// causal and bidirectional, GQA, LongEmbed's length scaling; SelfExtend stays on the mma.sync
-// kernel (attention_flash.cu).
+// from shared memory; FlashAttention-3's data flow and intra-warpgroup overlap (Shah et al.,
+// "FlashAttention-3", 2024) without its producer warpgroup. bf16 in and out, f32 softmax and
+// accumulators, head_dim 64 or 128, causal and bidirectional, GQA, LongEmbed's length scaling;
+// SelfExtend stays on the mma.sync kernel (attention_flash.cu).
 //
 // Why: the mma.sync kernel feeds the tensor cores from registers loaded by ldmatrix and reached
 // 0.42-0.49x of PyTorch SDPA (cuDNN) on an H200 (BENCHMARKS.md). FA3 reaches SDPA's speed with
@@ -11,20 +10,24 @@
 //
 // One block = 128 queries of one head of one sequence: two warpgroups of 64 query rows each.
 // Key / value tiles of 128 rows stream through two shared-memory stages (cp.async by all 256
-// threads, zero-filled past the sequence), one tile ahead:
-//   top of tile j   wait for tile j's copies, fence.proxy.async, barrier (everyone is done with
-//                   tile j - 1, whose stage tile j + 1 now takes)
+// threads, zero-filled past the sequence); each step begins with a barrier once its tiles landed.
 //   S = Q K_j^T     wgmma m64n128k16 x head_dim / 16, both operands K-major (head_dim contiguous)
 //   softmax         mask (keys past the sequence; causal: key > query), online softmax in f32
 //                   as in attention_flash.cu; the rows of a thread live in its quad
 //   O += P V_j      wgmma m64n{head_dim}k16 x 8 with P from registers (S's accumulator layout is
 //                   the A fragment layout, as with mma.sync) and V N-major (transposed: head_dim
 //                   contiguous, keys are k), so V needs no transposing copy
-// The two warpgroups overlap each other: one's softmax runs while the other's MMAs do.
+// Two schedules (a template flag): serial, each product waited for in turn; and overlapped (the
+// path's), where S_j and P_{j-1} V_{j-1} are issued together and the softmax of S_j runs while
+// the tensor cores still multiply P_{j-1} V_{j-1}. The per-step barrier keeps the two
+// warpgroups in step, so without the overlap the tensor cores would idle through every softmax.
+// The serial one stays as the reference the benchmark measures the overlap against.
 // Epilogue: O / l in bf16, staged through the warp's own Q rows for 16-byte stores.
 //
 // Shared memory (wgmma.cuh's layout): Q, K and V tiles in 64-column sub-tiles of the 128-byte
 // swizzle; 161 KB at head_dim 128 (Q 32 KB + 2 stages x (K + V) 64 KB + 1 KB to align), 81 KB at 64.
+// ptxas: no spills and no serialized wgmma (255 / 245 registers at head_dim 128, overlapped /
+// serial; 188 / 175 at 64).
 //
 // Built for sm_90a only (cuda/CMakeLists.txt), taken only on compute capability 9.0 devices and
 // only when asked (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it against its CPU twin.
@@ -76,7 +79,7 @@ __device__ __forceinline__ void pv(float (&o)[D / 2], const uint32_t (&pa)[kBloc
 
 #endif
 
-template <int D, bool CAUSAL>
+template <int D, bool CAUSAL, bool OVERLAP>
 __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Params p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int kChunks = D / 8;         // 16-byte chunks per row
@@ -123,36 +126,18 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
     const int n_blocks = (kv_end + kBlockN - 1) / kBlockN;
     const int wrow0 = m0 + wg * 64 + warp * 16;  // this warp's first row; a thread's rows: wrow0 + g (+ 8)
 
-    load(Qs, qg, p.q_stride, m0);
-    load(kv(0), kg, p.k_stride, 0);
-    load(kv(0) + kKvBytes, vg, p.v_stride, 0);
-    mma::cp_async_commit();
-
     float o[D / 2];
 #pragma unroll
     for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
     float row_m[2] = {-INFINITY, -INFINITY}, row_l[2] = {0.0f, 0.0f};  // row_l: this thread's columns only
     const uint32_t q_tile = mma::smem_addr(Qs);
+    auto k_tile = [&](int j) { return kv(j & 1); };
+    auto v_tile = [&](int j) { return kv(j & 1) + kKvBytes; };
 
-    for (int j = 0; j < n_blocks; ++j) {
-        mma::cp_async_wait<0>();
-        wgmma::fence_proxy_async();  // this thread's copies of tile j, visible to the tensor cores
-        __syncthreads();             // everyone's copies; every warpgroup is done with tile j - 1
-        if (j + 1 < n_blocks) {
-            load(kv((j + 1) & 1), kg, p.k_stride, (j + 1) * kBlockN);
-            load(kv((j + 1) & 1) + kKvBytes, vg, p.v_stride, (j + 1) * kBlockN);
-        }
-        mma::cp_async_commit();
-        const uint32_t k_tile = mma::smem_addr(kv(j & 1)), v_tile = k_tile + kKvBytes;
-
-        // S accumulator 4 i + e: row wrow0 + g (+ 8 for e >= 2), key n0 + 8 i + 2 t (+ 1 for odd e).
-        float s[64];
-        wgmma::fence();
-        qk<D>(s, q_tile, wg * 64, k_tile);
-        wgmma::commit();
-        wgmma::wait<0>();
-        wgmma::pin(s);
-
+    // S accumulator 4 i + e: row wrow0 + g (+ 8 for e >= 2), key n0 + 8 i + 2 t (+ 1 for odd e).
+    // Masks S_j, updates the running max and sum, turns S into P (exp2, not yet rounded) and
+    // returns each row's correction of the O accumulated so far in corr.
+    auto softmax = [&](float (&s)[64], int j, float (&corr)[2]) {
         const int n0 = j * kBlockN;
         if (n0 + kBlockN > len || (CAUSAL && n0 + kBlockN - 1 > wrow0)) {
 #pragma unroll
@@ -163,16 +148,15 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
                     if (key >= len || (CAUSAL && key > row)) s[4 * i + e] = -INFINITY;
                 }
         }
-
-        // Online softmax: r = 0 is row wrow0 + g, r = 1 row wrow0 + g + 8; a row's 128 scores
-        // live in the 4 threads of a quad.
+        // r = 0 is row wrow0 + g, r = 1 row wrow0 + g + 8; a row's 128 scores live in the 4
+        // threads of a quad.
         float mx[2] = {row_m[0], row_m[1]};
 #pragma unroll
         for (int i = 0; i < NS; ++i) {
             mx[0] = fmaxf(mx[0], fmaxf(s[4 * i], s[4 * i + 1]));
             mx[1] = fmaxf(mx[1], fmaxf(s[4 * i + 2], s[4 * i + 3]));
         }
-        float base[2], corr[2];
+        float base[2];
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
@@ -191,6 +175,8 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
             }
 #pragma unroll
         for (int r = 0; r < 2; ++r) row_l[r] = row_l[r] * corr[r] + rs[r];
+    };
+    auto rescale = [&](const float (&corr)[2]) {
 #pragma unroll
         for (int i = 0; i < NO; ++i) {
             o[4 * i] *= corr[0];
@@ -198,10 +184,10 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
             o[4 * i + 2] *= corr[1];
             o[4 * i + 3] *= corr[1];
         }
-
-        // P as A fragments: groups 2 kk and 2 kk + 1 of S are the A layout of k16 step kk
-        // (a0 = row g keys 2t.., a1 = row g + 8, a2 = row g keys 8 + 2t.., a3 = row g + 8).
-        uint32_t pa[KK][4];
+    };
+    // P as A fragments: groups 2 kk and 2 kk + 1 of S are the A layout of k16 step kk
+    // (a0 = row g keys 2t.., a1 = row g + 8, a2 = row g keys 8 + 2t.., a3 = row g + 8).
+    auto pack = [&](const float (&s)[64], uint32_t (&pa)[KK][4]) {
 #pragma unroll
         for (int kk = 0; kk < KK; ++kk) {
             pa[kk][0] = mma::pack_bf16(s[8 * kk], s[8 * kk + 1]);
@@ -209,12 +195,90 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
             pa[kk][2] = mma::pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
             pa[kk][3] = mma::pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
         }
-        wgmma::fence();  // o and pa were written by ordinary instructions
-        pv<D>(o, pa, v_tile);
+    };
+    // Tile j's copies (and whatever was issued with them) landed, visible to the tensor cores.
+    auto tile_barrier = [] {
+        mma::cp_async_wait<0>();
+        wgmma::fence_proxy_async();  // this thread's copies, visible to the async proxy
+        __syncthreads();             // everyone's copies; every warpgroup is past its last wait
+    };
+
+    float s[64];
+    uint32_t pa[KK][4];
+    float corr[2];
+    load(Qs, qg, p.q_stride, m0);
+    load(k_tile(0), kg, p.k_stride, 0);
+    if constexpr (!OVERLAP) {
+        // Per key tile: S, softmax, P V, each waited for; K_{j+1} and V_{j+1} load meanwhile.
+        load(v_tile(0), vg, p.v_stride, 0);
+        mma::cp_async_commit();
+        for (int j = 0; j < n_blocks; ++j) {
+            tile_barrier();  // tile j in; everyone is done with tile j - 1, whose stage j + 1 takes
+            if (j + 1 < n_blocks) {
+                load(k_tile(j + 1), kg, p.k_stride, (j + 1) * kBlockN);
+                load(v_tile(j + 1), vg, p.v_stride, (j + 1) * kBlockN);
+            }
+            mma::cp_async_commit();
+            wgmma::fence();
+            qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(j)));
+            wgmma::commit();
+            wgmma::wait<0>();
+            wgmma::pin(s);
+            softmax(s, j, corr);
+            rescale(corr);
+            pack(s, pa);
+            wgmma::fence();  // o and pa were written by ordinary instructions
+            pv<D>(o, pa, mma::smem_addr(v_tile(j)));
+            wgmma::commit();
+            wgmma::wait<0>();
+            wgmma::pin(o);
+            wgmma::pin(pa);
+        }
+    } else {
+        // FlashAttention-3's intra-warpgroup overlap: step j issues S_j and then P_{j-1} V_{j-1},
+        // waits for S_j alone and computes its softmax while the tensor cores still work on
+        // P_{j-1} V_{j-1}; O is rescaled once that product is in. V therefore arrives a step
+        // after K: step j loads K_{j+1} (into K_{j-1}'s slot) and V_j (into V_{j-2}'s). The
+        // first and the last step are peeled off, so that every step of the loop commits the same
+        // two groups and ptxas can see that wait<1> leaves only P V in flight (with conditional
+        // commits it serializes the MMAs).
+        mma::cp_async_commit();
+        tile_barrier();  // K_0 in
+        if (n_blocks > 1) load(k_tile(1), kg, p.k_stride, kBlockN);
+        load(v_tile(0), vg, p.v_stride, 0);
+        mma::cp_async_commit();
+        wgmma::fence();
+        qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(0)));
         wgmma::commit();
-        wgmma::wait<0>();  // before the barrier that lets tile j + 2 overwrite this stage
+        wgmma::wait<0>();
+        wgmma::pin(s);
+        softmax(s, 0, corr);  // O is still 0: nothing to rescale
+        pack(s, pa);
+        for (int j = 1; j < n_blocks; ++j) {
+            tile_barrier();  // K_j and V_{j-1} in; everyone is done with K_{j-1} and V_{j-2}
+            if (j + 1 < n_blocks) load(k_tile(j + 1), kg, p.k_stride, (j + 1) * kBlockN);
+            load(v_tile(j), vg, p.v_stride, j * kBlockN);
+            mma::cp_async_commit();
+            wgmma::fence();  // o and pa were written by ordinary instructions
+            qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(j)));
+            wgmma::commit();
+            pv<D>(o, pa, mma::smem_addr(v_tile(j - 1)));
+            wgmma::commit();
+            wgmma::wait<1>();  // S_j; P_{j-1} V_{j-1} may still run
+            wgmma::pin(s);
+            softmax(s, j, corr);
+            wgmma::wait<0>();
+            wgmma::pin(o);
+            wgmma::pin(pa);
+            rescale(corr);
+            pack(s, pa);
+        }
+        tile_barrier();  // V_{n-1} in
+        wgmma::fence();
+        pv<D>(o, pa, mma::smem_addr(v_tile(n_blocks - 1)));
+        wgmma::commit();
+        wgmma::wait<0>();
         wgmma::pin(o);
-        wgmma::pin(pa);
     }
     mma::cp_async_wait<0>();
 
@@ -248,9 +312,9 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
 #endif
 }
 
-template <int D, bool CAUSAL>
+template <int D, bool CAUSAL, bool OVERLAP>
 ember_status launch(const Flash3Params& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
-    auto kernel = flash3_fwd_kernel<D, CAUSAL>;
+    auto kernel = flash3_fwd_kernel<D, CAUSAL, OVERLAP>;
     constexpr size_t smem = smem_bytes(D);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (wgmma)", error));
     const unsigned m_blocks = static_cast<unsigned>(ceil_div(seqs.max_len, kBlockM));
@@ -274,7 +338,7 @@ bool attention_wgmma_applies(const AttentionArgs& a) {
     return compute_capability() == 90;  // sm_90a machine code runs on 9.0 only
 }
 
-ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error) {
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error, bool overlap) {
     EMBER_CU_REQUIRE(attention_wgmma_applies(a), "attention: the wgmma path does not apply to these operands");
     Flash3Params p{};
     p.q = static_cast<const bf16*>(a.q.data);
@@ -289,11 +353,12 @@ ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::s
     p.group = a.n_heads / a.n_kv_heads;
     p.scale_log2 = a.scale * 1.4426950408889634f;
     p.length_base = a.length_scaling_base;
-    if (a.head_dim == 64)
-        return a.causal ? launch<64, true>(p, a.seqs, a.n_heads, stream, error)
-                        : launch<64, false>(p, a.seqs, a.n_heads, stream, error);
-    return a.causal ? launch<128, true>(p, a.seqs, a.n_heads, stream, error)
-                    : launch<128, false>(p, a.seqs, a.n_heads, stream, error);
+    using Launch = ember_status (*)(const Flash3Params&, const Seqs&, int, cudaStream_t, std::string*);
+    // [head_dim 128][causal][overlap]
+    static constexpr Launch kLaunch[2][2][2] = {
+        {{launch<64, false, false>, launch<64, false, true>}, {launch<64, true, false>, launch<64, true, true>}},
+        {{launch<128, false, false>, launch<128, false, true>}, {launch<128, true, false>, launch<128, true, true>}}};
+    return kLaunch[a.head_dim == 128][a.causal][overlap](p, a.seqs, a.n_heads, stream, error);
 }
 
 }  // namespace ember::cuda

@@ -36,6 +36,8 @@ ROWS = [
     ("attn d128 B8 S2048, wgmma", "attn_b8_s2048_wgmma", ["sdpa_attn_b8_s2048"], "TFLOP/s", 650),
     ("attn d128 B1 S32768, wgmma", "attn_b1_s32768_wgmma", ["sdpa_attn_b1_s32768"], "TFLOP/s", 650),
     ("attn causal B2 S8192, wgmma", "attn_causal_b2_s8192_wgmma", ["sdpa_attn_causal_b2_s8192"], "TFLOP/s", 600),
+    ("attn B8 S2048, wgmma overlap vs serial", "attn_b8_s2048_wgmma", ["attn_b8_s2048_wgmma_serial"], "TFLOP/s", None),
+    ("attn causal B2 S8192, overlap vs serial", "attn_causal_b2_s8192_wgmma", ["attn_causal_b2_s8192_wgmma_serial"], "TFLOP/s", None),
     ("attn SE W512 B1 S32768 (vs plain)", "attn_se_b1_s32768", ["attn_b1_s32768"], "TFLOP/s", None),
     ("attn causal SE W512 S32768 (vs plain)", "attn_causal_se_b1_s32768", ["attn_causal_b1_s32768"], "TFLOP/s", None),
     ("matmul bf16 (0.6B proj, m 16384)", "matmul_ember_bf16", ["matmul_cublaslt_bf16", "matmul_torch_bf16"], "TFLOP/s", None),

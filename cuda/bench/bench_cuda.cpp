@@ -6,7 +6,8 @@
 //                                         (W = 512) against the same shape without it; FLOPs =
 //                                         4 B H S^2 D (causal: half), whatever SelfExtend adds
 //   ember_cuda_bench attention wgmma      the same shapes (SelfExtend's left out) on the sm_90a
-//                                         wgmma kernel, keys <shape>_wgmma
+//                                         wgmma kernel, keys <shape>_wgmma (its overlapped
+//                                         schedule) and <shape>_wgmma_serial
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
@@ -162,26 +163,38 @@ int bench_attention(bool with_wgmma) {
                 a.k_group_future = Tensor{grouped[3], EMBER_DTYPE_BF16, T, W, W};
             }
         }
-        const AttentionPath path = with_wgmma ? AttentionPath::Wgmma : choose_attention(a);
-        const std::string key = std::string(s.key) + (with_wgmma ? "_wgmma" : "");
-        const bool applies = attention_path_applies(a, path);
-        std::printf("%-26s path %s%s\n", key.c_str(), attention_path_name(path), applies ? "" : " does not apply");
-        std::string err;
+        // The wgmma kernel in both schedules: overlapped (the path's) and serial (its reference).
+        struct Variant {
+            const char* suffix;
+            AttentionPath path;
+            bool overlap;
+        };
+        const std::vector<Variant> variants =
+            with_wgmma ? std::vector<Variant>{{"_wgmma", AttentionPath::Wgmma, true}, {"_wgmma_serial", AttentionPath::Wgmma, false}}
+                       : std::vector<Variant>{{"", choose_attention(a), true}};
         bool ok = true;
-        const double ms = applies ? time_ms([&] {
-            if (attention_with(a, path, nullptr, &err) != EMBER_OK) ok = false;
-        })
-                                  : NAN;
-        for (void* g : grouped) cudaFree(g);
-        if (!ok) {
-            std::fprintf(stderr, "attention failed: %s\n", err.c_str());
-            return 1;
-        }
-        if (applies) {
+        std::string err;
+        for (const Variant& var : variants) {
+            const std::string key = std::string(s.key) + var.suffix;
+            const bool applies = attention_path_applies(a, var.path);
+            std::printf("%-26s path %s%s%s\n", key.c_str(), attention_path_name(var.path), var.overlap ? "" : " (serial)",
+                        applies ? "" : " does not apply");
+            if (!applies) continue;
+            const double ms = time_ms([&] {
+                const ember_status st = var.path == AttentionPath::Wgmma ? attention_wgmma(a, nullptr, &err, var.overlap)
+                                                                         : attention_with(a, var.path, nullptr, &err);
+                if (st != EMBER_OK) ok = false;
+            });
+            if (!ok) break;
             const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
             const double tf = flops / (ms * 1e-3) / 1e12;
             std::printf("%-26s %10.3f %10.1f\n", key.c_str(), ms, tf);
             std::printf("RESULT %s %.1f TFLOP/s\n", key.c_str(), tf);
+        }
+        for (void* g : grouped) cudaFree(g);
+        if (!ok) {
+            std::fprintf(stderr, "attention failed: %s\n", err.c_str());
+            return 1;
         }
         cudaFree(q);
         cudaFree(k);

@@ -157,9 +157,15 @@ int check_problem(const Problem& p, bool only_wgmma = false) {
     DeviceArray dq(p.dtype, p.q), dk(p.dtype, p.k), dv(p.dtype, p.v);
     DeviceVec<int32_t> dcu(p.cu);
     int ran = 0;
-    const std::vector<AttentionPath> paths = only_wgmma ? std::vector<AttentionPath>{AttentionPath::Wgmma}
-                                                        : std::vector<AttentionPath>{AttentionPath::Flash, AttentionPath::Generic};
-    for (AttentionPath path : paths) {
+    // The wgmma path in both schedules (overlapped, as the path runs, and serial).
+    struct Run {
+        AttentionPath path;
+        bool overlap;
+    };
+    const std::vector<Run> runs = only_wgmma ? std::vector<Run>{{AttentionPath::Wgmma, true}, {AttentionPath::Wgmma, false}}
+                                             : std::vector<Run>{{AttentionPath::Flash, true}, {AttentionPath::Generic, true}};
+    for (const Run& run : runs) {
+        const AttentionPath path = run.path;
         DeviceArray dout(p.dtype, static_cast<size_t>(std::max<int64_t>(p.rows, 1) * p.os));
         AttentionArgs a;
         a.out = dout.tensor(p.rows, qw, p.os);
@@ -178,9 +184,12 @@ int check_problem(const Problem& p, bool only_wgmma = false) {
         a.causal = p.causal;
         if (!attention_path_applies(a, path)) continue;
         std::string err;
-        INFO("path " << attention_path_name(path) << " dtype " << (p.dtype == EMBER_DTYPE_BF16 ? "bf16" : "f32")
-                     << " heads " << c.heads << "/" << c.kv_heads << " dim " << c.dim << " causal " << p.causal);
-        REQUIRE_MESSAGE(attention_with(a, path, nullptr, &err) == EMBER_OK, err);
+        INFO("path " << attention_path_name(path) << (run.overlap ? "" : " (serial)") << " dtype "
+                     << (p.dtype == EMBER_DTYPE_BF16 ? "bf16" : "f32") << " heads " << c.heads << "/" << c.kv_heads << " dim "
+                     << c.dim << " causal " << p.causal);
+        REQUIRE_MESSAGE((path == AttentionPath::Wgmma ? attention_wgmma(a, nullptr, &err, run.overlap)
+                                                      : attention_with(a, path, nullptr, &err)) == EMBER_OK,
+                        err);
         REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
         const std::vector<float> got = dense(dout.get(), p.rows, qw, p.os);
         const double e = max_abs_err(got, exact);
@@ -230,7 +239,7 @@ TEST_CASE("attention: the wgmma path (H100 / H200) against float64 [wgmma]") {
     int runs = 0;
     for (const Config& c : configs)
         for (bool causal : {false, true}) runs += check_problem(make_problem(c, causal, EMBER_DTYPE_BF16, seed += 3), true);
-    CHECK(runs == 16);
+    CHECK(runs == 32);  // 8 shapes x causal or not x both schedules
     MESSAGE("wgmma attention: " << runs << " runs compared");
 }
 
@@ -244,61 +253,71 @@ TEST_CASE("attention: the wgmma path (H100 / H200) against float64 [wgmma]") {
 //     O(i, c) = i % D names the key read through S's columns, P's fragments and V's rows, and the
 //     Q column against K's (Q K^T's K-major operands along head_dim), and the Q row behind row i.
 //     The other keys' weights move it by under 1e-7, far below bf16's spacing there.
+namespace {
+
+// One probe (0: V column, 1: key) on one sequence of 256 tokens, 2 heads: the outputs that differ
+// from what they name, the first dozen spelled out ("" when none).
+std::string wgmma_probe_failures(int32_t d, bool causal, int probe, bool overlap) {
+    const int32_t len = 256, heads = 2;
+    const int64_t w = int64_t(heads) * d;
+    std::vector<float> q(static_cast<size_t>(len * w)), k(q.size()), v(q.size());
+    for (int64_t i = 0; i < len; ++i)
+        for (int64_t c = 0; c < w; ++c) {
+            const int64_t col = c % d;
+            q[i * w + c] = probe == 0 ? 0.0f : (col == i % d ? 256.0f : 0.0f);
+            k[i * w + c] = probe == 0 ? 0.5f : (col == i % d ? (i < d ? 1.0f : -1.0f) : 0.0f);
+            v[i * w + c] = probe == 0 ? static_cast<float>(col) : static_cast<float>(i);
+        }
+    DeviceArray dq(EMBER_DTYPE_BF16, q), dk(EMBER_DTYPE_BF16, k), dv(EMBER_DTYPE_BF16, v), dout(EMBER_DTYPE_BF16, q.size());
+    const std::vector<int32_t> cu{0, len};
+    DeviceVec<int32_t> dcu(cu);
+    AttentionArgs a;
+    a.out = dout.tensor(len, w, w);
+    a.q = dq.tensor(len, w, w);
+    a.k = dk.tensor(len, w, w);
+    a.v = dv.tensor(len, w, w);
+    a.seqs.cu_seqlens = dcu.data();
+    a.seqs.cu_seqlens_host = cu.data();
+    a.seqs.n_seqs = 1;
+    a.seqs.total_tokens = len;
+    a.seqs.max_len = len;
+    a.n_heads = a.n_kv_heads = heads;
+    a.head_dim = d;
+    a.scale = static_cast<float>(1.0 / std::sqrt(double(d)));
+    a.causal = causal;
+    std::string err;
+    if (attention_wgmma(a, nullptr, &err, overlap) != EMBER_OK) return "launch failed: " + err;
+    const std::vector<float> out = dout.get();
+    int64_t bad = 0;
+    std::string first;
+    for (int64_t i = 0; i < len; ++i)
+        for (int64_t c = 0; c < w; ++c) {
+            // Causal rows see keys 0..i only: the uniform mean of V columns is still c, and the
+            // matching key i % d is among them.
+            const float want = probe == 0 ? static_cast<float>(c % d) : static_cast<float>(i % d);
+            const float got = out[i * w + c];
+            if (got == want) continue;  // NaN never equals
+            if (++bad <= 12) first += format(" (%lld, %lld): %g not %g;", (long long)i, (long long)c, got, want);
+        }
+    return bad == 0 ? "" : format("%lld of %lld wrong, first:", (long long)bad, (long long)(len * w)) + first;
+}
+
+}  // namespace
+
 TEST_CASE("attention: the wgmma path reads what each output names [wgmma]") {
     if (compute_capability() != 90) {
         MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
         return;
     }
     for (int32_t d : {64, 128})
-        for (bool causal : {false, true}) {
-            const int32_t len = 256, heads = 2;
-            const int64_t w = int64_t(heads) * d;
-            for (int probe = 0; probe < 2; ++probe) {
-                std::vector<float> q(static_cast<size_t>(len * w)), k(q.size()), v(q.size());
-                for (int64_t i = 0; i < len; ++i)
-                    for (int64_t c = 0; c < w; ++c) {
-                        const int64_t col = c % d;
-                        q[i * w + c] = probe == 0 ? 0.0f : (col == i % d ? 256.0f : 0.0f);
-                        k[i * w + c] = probe == 0 ? 0.5f : (col == i % d ? (i < d ? 1.0f : -1.0f) : 0.0f);
-                        v[i * w + c] = probe == 0 ? static_cast<float>(col) : static_cast<float>(i);
-                    }
-                DeviceArray dq(EMBER_DTYPE_BF16, q), dk(EMBER_DTYPE_BF16, k), dv(EMBER_DTYPE_BF16, v),
-                    dout(EMBER_DTYPE_BF16, q.size());
-                const std::vector<int32_t> cu{0, len};
-                DeviceVec<int32_t> dcu(cu);
-                AttentionArgs a;
-                a.out = dout.tensor(len, w, w);
-                a.q = dq.tensor(len, w, w);
-                a.k = dk.tensor(len, w, w);
-                a.v = dv.tensor(len, w, w);
-                a.seqs.cu_seqlens = dcu.data();
-                a.seqs.cu_seqlens_host = cu.data();
-                a.seqs.n_seqs = 1;
-                a.seqs.total_tokens = len;
-                a.seqs.max_len = len;
-                a.n_heads = a.n_kv_heads = heads;
-                a.head_dim = d;
-                a.scale = static_cast<float>(1.0 / std::sqrt(double(d)));
-                a.causal = causal;
-                std::string err;
-                REQUIRE_MESSAGE(attention_with(a, AttentionPath::Wgmma, nullptr, &err) == EMBER_OK, err);
-                const std::vector<float> out = dout.get();
-                int64_t bad = 0;
-                std::string first;
-                for (int64_t i = 0; i < len; ++i)
-                    for (int64_t c = 0; c < w; ++c) {
-                        // Causal rows see keys 0..i only: the uniform mean of V columns is still c;
-                        // the matching key i % d is among them.
-                        const float want = probe == 0 ? static_cast<float>(c % d) : static_cast<float>(i % d);
-                        const float got = out[i * w + c];
-                        if (got == want) continue;  // NaN never equals
-                        if (++bad <= 12) first += format(" (%lld, %lld): %g not %g;", (long long)i, (long long)c, got, want);
-                    }
-                CHECK_MESSAGE(bad == 0, (probe == 0 ? "V column" : "key") << " probe, head_dim " << d << " causal " << causal
-                                                                          << ": " << bad << " of " << len * w
-                                                                          << " wrong, first:" << first);
-            }
-        }
+        for (bool causal : {false, true})
+            for (int probe = 0; probe < 2; ++probe)
+                for (bool overlap : {true, false}) {
+                    const std::string failures = wgmma_probe_failures(d, causal, probe, overlap);
+                    CHECK_MESSAGE(failures.empty(), (probe == 0 ? "V column" : "key") << " probe, head_dim " << d << " causal "
+                                                                                      << causal << (overlap ? "" : " serial")
+                                                                                      << ": " << failures);
+                }
 }
 
 namespace {
