@@ -69,6 +69,22 @@ __host__ __device__ inline float length_scaled(float scale, int len, int base) {
     return base > 1 && len > 1 ? scale * fmaxf(logf(float(len)) / logf(float(base)), 1.0f) : scale;
 }
 
+#ifdef __CUDACC__
+// The query rows a tensor-core attention block owns: sequence blockIdx.z, rows [m0, m0 + rows)
+// of it for block blockIdx.x; causal grids run the last blocks (the most keys) first, for a
+// better tail. m0 >= len: nothing to do (the whole block returns, before any barrier).
+struct QueryBlock {
+    int start, len, m0;
+};
+template <bool CAUSAL>
+__device__ __forceinline__ QueryBlock query_block(const int32_t* cu_seqlens, int rows) {
+    const int seq = blockIdx.z;
+    const int start = cu_seqlens[seq];
+    const int m_block = CAUSAL ? static_cast<int>(gridDim.x) - 1 - static_cast<int>(blockIdx.x) : static_cast<int>(blockIdx.x);
+    return QueryBlock{start, cu_seqlens[seq + 1] - start, m_block * rows};
+}
+#endif
+
 // A bf16 operand the tensor-core kernels copy with 16-byte cp.async: aligned data and rows.
 inline bool bf16_rows_16b(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
 

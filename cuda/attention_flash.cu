@@ -106,11 +106,8 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
     bf16* const Ks = Qs + kKinds * BM * kLds;            // kind c: Ks + c * kBN * kLds
     bf16* const Vs = Ks + kKinds * kBN * kLds;
 
-    const int seq = blockIdx.z, head = blockIdx.y;
-    const int start = p.cu_seqlens[seq], len = p.cu_seqlens[seq + 1] - start;
-    // Causal: the longest tiles (most keys) first, for a better tail.
-    const int m_block = CAUSAL ? static_cast<int>(gridDim.x) - 1 - static_cast<int>(blockIdx.x) : blockIdx.x;
-    const int m0 = m_block * BM;
+    const QueryBlock qb = query_block<CAUSAL>(p.cu_seqlens, BM);
+    const int start = qb.start, len = qb.len, m0 = qb.m0, head = blockIdx.y;
     if (m0 >= len) return;  // uniform for the block, before any barrier
     const int kv_head = head / p.group;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;

@@ -94,11 +94,8 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
     uint8_t* const Qs = smem;  // then per stage s: K at kv(s), V at kv(s) + kKvBytes
     auto kv = [&](int s) { return smem + kQBytes + s * 2 * kKvBytes; };
 
-    const int seq = blockIdx.z, head = blockIdx.y;
-    const int start = p.cu_seqlens[seq], len = p.cu_seqlens[seq + 1] - start;
-    // Causal: the longest tiles (most keys) first, for a better tail.
-    const int m_block = CAUSAL ? static_cast<int>(gridDim.x) - 1 - static_cast<int>(blockIdx.x) : blockIdx.x;
-    const int m0 = m_block * kBlockM;
+    const QueryBlock qb = query_block<CAUSAL>(p.cu_seqlens, kBlockM);
+    const int start = qb.start, len = qb.len, m0 = qb.m0, head = blockIdx.y;
     if (m0 >= len) return;  // uniform for the block, before any barrier
     const int kv_head = head / p.group;
     const int tid = threadIdx.x, wg = tid / 128, warp = (tid % 128) / 32, lane = tid % 32;
