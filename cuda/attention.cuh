@@ -11,8 +11,8 @@
 //   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
 //            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
 //            models (head_dim 16) run here.
-// Both take SelfExtend (grouped-position scores beyond the window: ops/score_kinds.h) and
-// LongEmbed's length scaling (length_scaling_base).
+// Flash and Generic take SelfExtend (grouped-position scores beyond the window:
+// ops/score_kinds.h); all three take LongEmbed's length scaling (length_scaling_base).
 // EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis), =wgmma asks for the wgmma one.
 #pragma once
 
