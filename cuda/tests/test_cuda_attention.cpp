@@ -223,6 +223,22 @@ TEST_CASE("attention: real shapes (16 heads of 128, GQA 2, sequences of 512 and 
     check_problem(make_problem({{256, 33}, 8, 8, 64}, false, EMBER_DTYPE_BF16, seed += 3));
 }
 
+// More sequences than one grid holds (grid.z <= 65535): the later ones run in a further launch
+// from their own place in cu_seqlens.
+namespace {
+Config many_sequences() {
+    std::vector<int32_t> lengths(70000);
+    for (size_t i = 0; i < lengths.size(); ++i) lengths[i] = 1 + static_cast<int32_t>(i % 3);
+    return {lengths, 2, 1, 64};
+}
+}  // namespace
+
+TEST_CASE("attention: 70,000 short sequences, more than one grid holds") {
+    uint64_t seed = test::test_seed() + 600;
+    for (bool causal : {false, true})
+        CHECK(check_problem(make_problem(many_sequences(), causal, EMBER_DTYPE_BF16, seed += 3)) == 2);  // flash, generic
+}
+
 // The Hopper kernel (sm_90a): blocks of 128 queries against key tiles of 128, so lengths around
 // both (1, 7, 127, 128, 129, 1025), several blocks and key tiles, GQA 1 / 2 / 4 / 16, both head
 // dims, causal or not, and an empty sequence.
@@ -241,6 +257,16 @@ TEST_CASE("attention: the wgmma path (H100 / H200) against float64 [wgmma]") {
         for (bool causal : {false, true}) runs += check_problem(make_problem(c, causal, EMBER_DTYPE_BF16, seed += 3), true);
     CHECK(runs == 32);  // 8 shapes x causal or not x both schedules
     MESSAGE("wgmma attention: " << runs << " runs compared");
+}
+
+TEST_CASE("attention: the wgmma path on 70,000 short sequences [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    uint64_t seed = test::test_seed() + 650;
+    for (bool causal : {false, true})
+        CHECK(check_problem(make_problem(many_sequences(), causal, EMBER_DTYPE_BF16, seed += 3), true) == 2);
 }
 
 // Structured inputs whose outputs name what the kernel read, so that one failing GPU run says

@@ -9,6 +9,7 @@
 //   - the wgmma matmul's and the wgmma attention's swizzled shared-memory tiles read back through
 //     their descriptors by the PTX ISA's address rules for 128-byte-swizzled K-major and N-major
 //     operands;
+//   - the attention launches' chunking of more sequences than grid.z holds;
 //   - the device pool's size classes.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include "doctest/doctest.h"
@@ -494,6 +495,43 @@ TEST_CASE("wgmma attention tiles: Q, K (K-major) and V (N-major) read back throu
         CHECK_MESSAGE(bad == 0, bad << " wrong reads, first:" << first);
         CHECK(smem_bytes(d) <= 227 * 1024);
     }
+}
+
+TEST_CASE("attention launches cover every sequence in chunks of at most 65535 (grid.z)") {
+    std::vector<int32_t> cu(140001);
+    for (int n : {0, 1, 65535, 65536, 140000}) {
+        INFO("sequences " << n);
+        Seqs seqs;
+        seqs.cu_seqlens = cu.data();
+        seqs.n_seqs = n;
+        std::vector<std::pair<int64_t, unsigned>> chunks;  // first sequence, count
+        const ember_status st = launch_sequence_chunks(seqs, 7, 3, [&](const int32_t* first, dim3 grid) {
+            CHECK(grid.x == 7u);
+            CHECK(grid.y == 3u);
+            chunks.emplace_back(first - cu.data(), grid.z);
+            return EMBER_OK;
+        });
+        CHECK(st == EMBER_OK);
+        int64_t next = 0;
+        for (const auto& c : chunks) {
+            CHECK(c.first == next);
+            CHECK(c.second >= 1u);
+            CHECK(c.second <= 65535u);
+            next += c.second;
+        }
+        CHECK(next == n);
+    }
+    // The first failing launch ends it, with its status.
+    Seqs seqs;
+    seqs.cu_seqlens = cu.data();
+    seqs.n_seqs = 140000;
+    int calls = 0;
+    const ember_status st = launch_sequence_chunks(seqs, 1, 1, [&](const int32_t*, dim3) {
+        ++calls;
+        return EMBER_ERR_INTERNAL;
+    });
+    CHECK(st == EMBER_ERR_INTERNAL);
+    CHECK(calls == 1);
 }
 
 TEST_CASE("pool size classes waste at most a quarter") {
