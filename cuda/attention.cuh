@@ -85,6 +85,25 @@ __device__ __forceinline__ QueryBlock query_block(const int32_t* cu_seqlens, int
 }
 #endif
 
+// The tensor-core kernels' parameters (flash and wgmma), filled once from AttentionArgs by
+// flash_params (attention_flash.cu).
+struct FlashParams {
+    // Q and K of each score kind (0 ordinary, 1 grouped past, 2 grouped future; 1 and 2 only
+    // with SelfExtend, which only the flash kernel takes) and their row strides.
+    const bf16* q[3];
+    const bf16* k[3];
+    int64_t q_stride[3], k_stride[3];
+    const bf16* v;
+    bf16* o;
+    int64_t v_stride, o_stride;
+    const int32_t* cu_seqlens;
+    int group;         // query heads per kv head
+    float scale_log2;  // scale * log2(e)
+    int length_base;   // > 1: LongEmbed's scale x max(log_base(len), 1)
+    int window;        // SelfExtend's window (0: off)
+};
+FlashParams flash_params(const AttentionArgs& a);
+
 // A bf16 operand the tensor-core kernels copy with 16-byte cp.async: aligned data and rows.
 inline bool bf16_rows_16b(const Tensor& t) { return t.dtype == EMBER_DTYPE_BF16 && aligned_to(t.data, 16) && t.stride % 8 == 0; }
 

@@ -44,22 +44,6 @@
 namespace ember::cuda {
 namespace {
 
-struct FlashParams {
-    // Q and K of each score kind (0 ordinary, 1 grouped past, 2 grouped future; 1 and 2 only
-    // with SelfExtend) and their row strides.
-    const bf16* q[3];
-    const bf16* k[3];
-    int64_t q_stride[3], k_stride[3];
-    const bf16* v;
-    bf16* o;
-    int64_t v_stride, o_stride;
-    const int32_t* cu_seqlens;
-    int group;         // query heads per kv head
-    float scale_log2;  // scale * log2(e)
-    int length_base;   // > 1: LongEmbed's scale x max(log_base(len), 1)
-    int window;        // SelfExtend's window (SE instances only)
-};
-
 constexpr int kWarps = 4, kThreads = kWarps * 32;
 
 // Score kinds with their own Q / K tiles: 1 without SelfExtend, 2 causal, 3 bidirectional.
@@ -393,25 +377,7 @@ ember_status launch_flash(const FlashParams& p, bool causal, bool self_extend, c
 
 }  // namespace
 
-bool attention_flash_applies(const AttentionArgs& a) {
-    if (a.head_dim != 64 && a.head_dim != 128) return false;
-    if (a.n_heads > 65535 || a.seqs.max_len > (int64_t(1) << 30)) return false;
-    for (const Tensor* t : {&a.q, &a.k, &a.v, &a.out})
-        if (!bf16_rows_16b(*t)) return false;
-    if (a.self_extend_window > 0) {
-        // The grouped operands, and shared memory for a Q and a K tile per score kind.
-        for (const Tensor* t : {&a.q_group, &a.k_group})
-            if (!bf16_rows_16b(*t)) return false;
-        if (!a.causal)
-            for (const Tensor* t : {&a.q_group_future, &a.k_group_future})
-                if (!bf16_rows_16b(*t)) return false;
-        if (flash_smem_bytes(a.head_dim, a.causal, true) > smem_optin_limit()) return false;
-    }
-    return true;
-}
-
-ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error) {
-    EMBER_CU_REQUIRE(attention_flash_applies(a), "attention: the flash path does not apply to these operands");
+FlashParams flash_params(const AttentionArgs& a) {
     FlashParams p{};
     const bool se = a.self_extend_window > 0;
     const Tensor* qs[3] = {&a.q, &a.q_group, &a.q_group_future};
@@ -431,6 +397,30 @@ ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::s
     p.scale_log2 = a.scale * 1.4426950408889634f;
     p.length_base = a.length_scaling_base;
     p.window = a.self_extend_window;
+    return p;
+}
+
+bool attention_flash_applies(const AttentionArgs& a) {
+    if (a.head_dim != 64 && a.head_dim != 128) return false;
+    if (a.n_heads > 65535 || a.seqs.max_len > (int64_t(1) << 30)) return false;
+    for (const Tensor* t : {&a.q, &a.k, &a.v, &a.out})
+        if (!bf16_rows_16b(*t)) return false;
+    if (a.self_extend_window > 0) {
+        // The grouped operands, and shared memory for a Q and a K tile per score kind.
+        for (const Tensor* t : {&a.q_group, &a.k_group})
+            if (!bf16_rows_16b(*t)) return false;
+        if (!a.causal)
+            for (const Tensor* t : {&a.q_group_future, &a.k_group_future})
+                if (!bf16_rows_16b(*t)) return false;
+        if (flash_smem_bytes(a.head_dim, a.causal, true) > smem_optin_limit()) return false;
+    }
+    return true;
+}
+
+ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error) {
+    EMBER_CU_REQUIRE(attention_flash_applies(a), "attention: the flash path does not apply to these operands");
+    const FlashParams p = flash_params(a);
+    const bool se = a.self_extend_window > 0;
     return a.head_dim == 64 ? launch_flash<64>(p, a.causal, se, a.seqs, a.n_heads, stream, error)
                             : launch_flash<128>(p, a.causal, se, a.seqs, a.n_heads, stream, error);
 }

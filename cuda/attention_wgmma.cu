@@ -38,18 +38,6 @@
 namespace ember::cuda {
 namespace {
 
-struct Flash3Params {
-    const bf16* q;
-    const bf16* k;
-    const bf16* v;
-    bf16* o;
-    int64_t q_stride, k_stride, v_stride, o_stride;
-    const int32_t* cu_seqlens;
-    int group;         // query heads per kv head
-    float scale_log2;  // scale * log2(e)
-    int length_base;   // > 1: LongEmbed's scale x max(log_base(len), 1)
-};
-
 using namespace flash3;
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -80,7 +68,7 @@ __device__ __forceinline__ void pv(float (&o)[D / 2], const uint32_t (&pa)[kBloc
 #endif
 
 template <int D, bool CAUSAL, bool OVERLAP>
-__global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Params p) {
+__global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const FlashParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int kChunks = D / 8;         // 16-byte chunks per row
     constexpr int NS = kBlockN / 8;        // n8 column groups of S (4 accumulators each)
@@ -102,8 +90,8 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
     const int g = lane >> 2, t = lane & 3;
     const float scale_log2 = length_scaled(p.scale_log2, len, p.length_base);
 
-    const bf16* const qg = p.q + static_cast<int64_t>(start) * p.q_stride + static_cast<int64_t>(head) * D;
-    const bf16* const kg = p.k + static_cast<int64_t>(start) * p.k_stride + static_cast<int64_t>(kv_head) * D;
+    const bf16* const qg = p.q[0] + static_cast<int64_t>(start) * p.q_stride[0] + static_cast<int64_t>(head) * D;
+    const bf16* const kg = p.k[0] + static_cast<int64_t>(start) * p.k_stride[0] + static_cast<int64_t>(kv_head) * D;
     const bf16* const vg = p.v + static_cast<int64_t>(start) * p.v_stride + static_cast<int64_t>(kv_head) * D;
 
     // 128 rows from row r0 of a [token][D] matrix into a swizzled tile; rows past the sequence are
@@ -203,8 +191,8 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
     float s[64];
     uint32_t pa[KK][4];
     float corr[2];
-    load(Qs, qg, p.q_stride, m0);
-    load(k_tile(0), kg, p.k_stride, 0);
+    load(Qs, qg, p.q_stride[0], m0);
+    load(k_tile(0), kg, p.k_stride[0], 0);
     if constexpr (!OVERLAP) {
         // Per key tile: S, softmax, P V, each waited for; K_{j+1} and V_{j+1} load meanwhile.
         load(v_tile(0), vg, p.v_stride, 0);
@@ -212,7 +200,7 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
         for (int j = 0; j < n_blocks; ++j) {
             tile_barrier();  // tile j in; everyone is done with tile j - 1, whose stage j + 1 takes
             if (j + 1 < n_blocks) {
-                load(k_tile(j + 1), kg, p.k_stride, (j + 1) * kBlockN);
+                load(k_tile(j + 1), kg, p.k_stride[0], (j + 1) * kBlockN);
                 load(v_tile(j + 1), vg, p.v_stride, (j + 1) * kBlockN);
             }
             mma::cp_async_commit();
@@ -241,7 +229,7 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
         // commits it serializes the MMAs).
         mma::cp_async_commit();
         tile_barrier();  // K_0 in
-        if (n_blocks > 1) load(k_tile(1), kg, p.k_stride, kBlockN);
+        if (n_blocks > 1) load(k_tile(1), kg, p.k_stride[0], kBlockN);
         load(v_tile(0), vg, p.v_stride, 0);
         mma::cp_async_commit();
         wgmma::fence();
@@ -253,7 +241,7 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
         pack(s, pa);
         for (int j = 1; j < n_blocks; ++j) {
             tile_barrier();  // K_j and V_{j-1} in; everyone is done with K_{j-1} and V_{j-2}
-            if (j + 1 < n_blocks) load(k_tile(j + 1), kg, p.k_stride, (j + 1) * kBlockN);
+            if (j + 1 < n_blocks) load(k_tile(j + 1), kg, p.k_stride[0], (j + 1) * kBlockN);
             load(v_tile(j), vg, p.v_stride, j * kBlockN);
             mma::cp_async_commit();
             wgmma::fence();  // o and pa were written by ordinary instructions
@@ -310,13 +298,13 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const Flash3Par
 }
 
 template <int D, bool CAUSAL, bool OVERLAP>
-ember_status launch(const Flash3Params& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
+ember_status launch(const FlashParams& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
     auto kernel = flash3_fwd_kernel<D, CAUSAL, OVERLAP>;
     constexpr size_t smem = smem_bytes(D);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (wgmma)", error));
     const unsigned m_blocks = static_cast<unsigned>(ceil_div(seqs.max_len, kBlockM));
     return launch_sequence_chunks(seqs, m_blocks, n_heads, [&](const int32_t* cu_seqlens, dim3 grid) {
-        Flash3Params q = p;
+        FlashParams q = p;
         q.cu_seqlens = cu_seqlens;
         kernel<<<grid, kThreads, smem, stream>>>(q);
         return launched("attention (wgmma)", error);
@@ -337,20 +325,8 @@ bool attention_wgmma_applies(const AttentionArgs& a) {
 
 ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error, bool overlap) {
     EMBER_CU_REQUIRE(attention_wgmma_applies(a), "attention: the wgmma path does not apply to these operands");
-    Flash3Params p{};
-    p.q = static_cast<const bf16*>(a.q.data);
-    p.k = static_cast<const bf16*>(a.k.data);
-    p.v = static_cast<const bf16*>(a.v.data);
-    p.o = static_cast<bf16*>(a.out.data);
-    p.q_stride = a.q.stride;
-    p.k_stride = a.k.stride;
-    p.v_stride = a.v.stride;
-    p.o_stride = a.out.stride;
-    p.cu_seqlens = a.seqs.cu_seqlens;
-    p.group = a.n_heads / a.n_kv_heads;
-    p.scale_log2 = a.scale * 1.4426950408889634f;
-    p.length_base = a.length_scaling_base;
-    using Launch = ember_status (*)(const Flash3Params&, const Seqs&, int, cudaStream_t, std::string*);
+    const FlashParams p = flash_params(a);
+    using Launch = ember_status (*)(const FlashParams&, const Seqs&, int, cudaStream_t, std::string*);
     // [head_dim 128][causal][overlap]
     static constexpr Launch kLaunch[2][2][2] = {
         {{launch<64, false, false>, launch<64, false, true>}, {launch<64, true, false>, launch<64, true, true>}},
