@@ -26,8 +26,8 @@
 //
 // Shared memory (wgmma.cuh's layout): Q, K and V tiles in 64-column sub-tiles of the 128-byte
 // swizzle; 161 KB at head_dim 128 (Q 32 KB + 2 stages x (K + V) 64 KB + 1 KB to align), 81 KB at 64.
-// ptxas: no spills and no serialized wgmma (255 / 245 registers at head_dim 128, overlapped /
-// serial; 188 / 175 at 64).
+// ptxas: no spills and no serialized wgmma (254-255 / 244 registers at head_dim 128, overlapped /
+// serial; 184 / 175-178 at 64).
 //
 // Built for sm_90a only (cuda/CMakeLists.txt), taken only on compute capability 9.0 devices and
 // only when asked (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it against its CPU twin.
