@@ -24,6 +24,9 @@ ember_status validate_attention(const AttentionArgs& a, std::string* error) {
                      a.n_heads, a.n_kv_heads);
     EMBER_CU_REQUIRE(a.head_dim <= kAttentionGenericMaxHeadDim, "attention: head_dim %d is above %d", a.head_dim,
                      kAttentionGenericMaxHeadDim);
+    // The kernels take the running max of unscaled scores and mask with -inf: both need scale > 0.
+    EMBER_CU_REQUIRE(std::isfinite(a.scale) && a.scale > 0.0f, "attention: scale (%g) must be finite and positive",
+                     static_cast<double>(a.scale));
     const int32_t dt = a.q.dtype;
     EMBER_CU_REQUIRE(dt == EMBER_DTYPE_F32 || dt == EMBER_DTYPE_BF16, "attention: dtype %d (f32 or bf16)", dt);
     EMBER_CU_REQUIRE(a.k.dtype == dt && a.v.dtype == dt && a.out.dtype == dt,

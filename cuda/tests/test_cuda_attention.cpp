@@ -605,4 +605,10 @@ TEST_CASE("attention rejects bad arguments without launching [host]") {
     bad = a;
     bad.length_scaling_base = -1;
     CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+    for (float scale : {0.0f, -0.25f, NAN, INFINITY}) {
+        bad = a;
+        bad.scale = scale;
+        CHECK(attention(bad, nullptr, &err) == EMBER_ERR_INVALID_ARGUMENT);
+        CHECK(err.find("scale") != std::string::npos);
+    }
 }

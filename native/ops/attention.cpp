@@ -82,7 +82,10 @@ void validate(const ember_attention_params& p) {
                     p.n_heads, p.n_kv_heads);
     EMBER_CHECK_ARG(p.head_dim > 0 && p.head_dim <= kMaxHeadDim, "attention: head_dim %d is outside 1..%d",
                     p.head_dim, kMaxHeadDim);
-    EMBER_CHECK_ARG(std::isfinite(p.scale), "attention: scale is not finite");
+    // The kernels take the running max of unscaled scores and mask with -inf, both of which need
+    // a positive scale (0 or less would turn masked scores into NaN).
+    EMBER_CHECK_ARG(std::isfinite(p.scale) && p.scale > 0.0f, "attention: scale (%g) must be finite and positive",
+                    static_cast<double>(p.scale));
     const int64_t q_width = static_cast<int64_t>(p.n_heads) * p.head_dim;
     const int64_t kv_width = static_cast<int64_t>(p.n_kv_heads) * p.head_dim;
     check_rows("attention: q", p.q, rows, q_width, p.q_stride);

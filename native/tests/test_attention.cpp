@@ -177,6 +177,9 @@ TEST_CASE("attention: invalid parameters are rejected") {
     CHECK(with([](auto& p) { p.cu_seqlens = nullptr; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.n_seqs = -2; }) == EMBER_ERR_INVALID_ARGUMENT);
     CHECK(with([](auto& p) { p.scale = INFINITY; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.scale = NAN; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.scale = 0.0f; }) == EMBER_ERR_INVALID_ARGUMENT);
+    CHECK(with([](auto& p) { p.scale = -0.35f; }) == EMBER_ERR_INVALID_ARGUMENT);
     std::vector<int32_t> bad_cu{0, 4, 3};
     CHECK(with([&](auto& p) { p.cu_seqlens = bad_cu.data(); }) == EMBER_ERR_INVALID_ARGUMENT);
     std::vector<int32_t> negative_cu{-1, 2, 3};
