@@ -329,24 +329,46 @@ bool Decoder::run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const 
         r.recording = backend_.record([this, rp] { run_layers(rp->pass, rp->x, rp->seqs, rp->x); }, &why);
         std::lock_guard<std::mutex> lock(replay_mutex_);
         if (!r.recording) {
-            ++replay_stats_.failed;
-            replay_stats_.last_failure = why;
-            unrecordable_.push_back(key);
-            if (auto it = replays_.find(key); it != replays_.end() && it->second.get() == &r) {
-                replay_bytes_ -= r.bytes();
-                replays_.erase(it);
-            }
+            note_replay_failure(r, key, why);
             return false;
         }
         ++replay_stats_.recorded;
     }
-    r.recording->replay();
+    try {
+        r.recording->replay();
+    } catch (const Error& e) {
+        if (e.status() != EMBER_ERR_OUT_OF_MEMORY) throw;
+        // Launching found no memory (a graph's first launch allocates): nothing ran, so the caller's
+        // pass runs directly, after r's memory is given back.
+        r.recording.reset();
+        std::lock_guard<std::mutex> lock(replay_mutex_);
+        note_replay_failure(r, key, std::string("replay: ") + e.what());
+        return false;
+    }
     backend_.copy_rows(out, nullptr, r.x, nullptr, T);
     idle.armed = false;
     backend_.synchronize();
     std::lock_guard<std::mutex> lock(replay_mutex_);
     ++replay_stats_.replayed;
     return true;
+}
+
+void Decoder::note_replay_failure(const Replay& r, const ShapeKey& key, const std::string& why) const {
+    ++replay_stats_.failed;
+    replay_stats_.last_failure = why;
+    auto f = std::find_if(replay_failures_.begin(), replay_failures_.end(), [&](const auto& e) { return e.first == key; });
+    if (f == replay_failures_.end()) {
+        if (replay_failures_.size() >= 256) replay_failures_.erase(replay_failures_.begin());
+        f = replay_failures_.insert(replay_failures_.end(), {key, 0});
+    }
+    if (++f->second >= kRecordAttempts) {
+        replay_failures_.erase(f);
+        unrecordable_.push_back(key);
+    }
+    if (auto it = replays_.find(key); it != replays_.end() && it->second.get() == &r) {
+        replay_bytes_ -= r.bytes();
+        replays_.erase(it);
+    }
 }
 
 Decoder::ReplayStats Decoder::replay_stats() const {

@@ -38,11 +38,13 @@ class Decoder {
     // (one-off shapes never pay for recording). Recordings keep buffers of their own, at most
     // kReplayBudgetBytes in all, the least recently used dropped first; a replay ends with a
     // synchronize so that the next call, from any thread, finds them idle. A call that finds its
-    // shape's recording in use by another thread runs directly.
+    // shape's recording in use by another thread runs directly, and so does a call whose recording
+    // or replay fails (then the shape is tried again later, kRecordAttempts times in all).
     void forward(const Tensor& x, const Seqs& seqs, const Tensor& out) const;
 
     static constexpr int64_t kReplayMaxTokens = 1024;
     static constexpr size_t kReplayBudgetBytes = size_t(512) << 20;
+    static constexpr int kRecordAttempts = 3;  // failed recordings or replays before a shape runs directly for good
 
     struct ReplayStats {
         int64_t recorded = 0, replayed = 0, failed = 0, evicted = 0, live = 0;
@@ -108,8 +110,13 @@ class Decoder {
     // The recording for this batch's shape, made now if its shape came before; nullptr when the
     // pass should run directly.
     std::shared_ptr<Replay> replay_for(const Seqs& seqs, const ShapeKey& key) const;
-    // Replays r for this batch; false (with r dropped) when it could not be recorded.
+    // Replays r for this batch; false (with r dropped) when it could not be recorded, or not
+    // launched for want of device memory.
     bool run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const Seqs& seqs, const Tensor& out) const;
+    // Under replay_mutex_: a failed recording or replay of r's shape. Drops r from the cache; after
+    // kRecordAttempts failures the shape runs directly for good (a failure can be passing: another
+    // thread's cudaDeviceSynchronize invalidates a capture, memory is short for a moment).
+    void note_replay_failure(const Replay& r, const ShapeKey& key, const std::string& why) const;
 
     // A table covering at least `rows` positions, grown on demand and shared between calls.
     std::pair<RopeTable, std::shared_ptr<void>> rope_table(int64_t rows) const;
@@ -134,6 +141,7 @@ class Decoder {
     mutable std::mutex replay_mutex_;  // taken before rope_mutex_, never after
     mutable std::map<ShapeKey, std::shared_ptr<Replay>> replays_;
     mutable std::vector<ShapeKey> seen_once_, unrecordable_;  // bounded, oldest first
+    mutable std::vector<std::pair<ShapeKey, int>> replay_failures_;  // failures so far, bounded
     mutable size_t replay_bytes_ = 0;
     mutable uint64_t replay_clock_ = 0;
     mutable ReplayStats replay_stats_;

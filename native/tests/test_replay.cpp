@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "core/error.h"
 #include "decoder_runs.h"
 #include "goldens.h"
 #include "io/json.h"
@@ -28,16 +29,17 @@ namespace ember {
 namespace {
 
 // The CPU backend, plus record(): a recording is the op sequence itself, issued again per replay.
+// It refuses its first `refused_records` recordings, and the next `oom_replays` replays fail as a
+// CUDA graph launch does without device memory.
 class RecordingCpuBackend final : public Backend {
   public:
-    explicit RecordingCpuBackend(bool fail_records) : cpu_(make_cpu_backend(1)), fail_records_(fail_records) {}
+    explicit RecordingCpuBackend(int refused_records) : cpu_(make_cpu_backend(1)), refused_records_(refused_records) {}
 
-    std::atomic<int> record_calls{0}, replays{0}, transfers_in_replay{0};
+    std::atomic<int> record_calls{0}, replays{0}, transfers_in_replay{0}, oom_replays{0};
 
     bool records() const override { return true; }
     std::unique_ptr<Recording> record(const std::function<void()>& ops, std::string* why) override {
-        ++record_calls;
-        if (fail_records_) {
+        if (++record_calls <= refused_records_) {
             if (why) *why = "recording refused by the test";
             return nullptr;
         }
@@ -115,6 +117,10 @@ class RecordingCpuBackend final : public Backend {
       public:
         Replayed(RecordingCpuBackend& owner, std::function<void()> ops) : owner_(owner), ops_(std::move(ops)) {}
         void replay() override {
+            if (owner_.oom_replays > 0) {
+                --owner_.oom_replays;
+                throw Error(EMBER_ERR_OUT_OF_MEMORY, "no memory to launch (test)");
+            }
             ++owner_.replays;
             replaying = true;
             ops_();
@@ -132,7 +138,7 @@ class RecordingCpuBackend final : public Backend {
     static thread_local bool replaying;
 
     std::unique_ptr<Backend> cpu_;
-    const bool fail_records_;
+    const int refused_records_;
     std::mutex mu_;
     std::vector<Buffer> inner_;
 };
@@ -145,7 +151,7 @@ struct Fixture {
     RecordingCpuBackend recording;
     std::unique_ptr<Decoder> direct, replayed;
 
-    Fixture(const std::string& name, bool self_extend, bool fail_records) : recording(fail_records) {
+    Fixture(const std::string& name, bool self_extend, int refused_records) : recording(refused_records) {
         const std::string dir = test::golden_dir(name);
         config = parse_decoder_config(read_json_file(dir + "/config.json"), "config.json");
         if (self_extend) {  // so that sequences of 5+ tokens take SelfExtend's path
@@ -181,7 +187,7 @@ TEST_CASE("replayed decoder passes equal direct ones bit for bit, for every layo
         for (bool se : {false, true}) {
             CAPTURE(name);
             CAPTURE(se);
-            Fixture f(name, se, false);
+            Fixture f(name, se, 0);
             // One shape (17 tokens, 3 sequences, longest 9) in four layouts: the first call runs
             // directly, the second records, every later one replays with its own boundaries.
             for (const std::vector<int>& lengths : {std::vector<int>{5, 9, 3}, {9, 3, 5}, {3, 5, 9}, {9, 4, 4}, {1, 9, 7}}) {
@@ -215,21 +221,52 @@ TEST_CASE("replayed decoder passes equal direct ones bit for bit, for every layo
     }
 }
 
-TEST_CASE("a pass that cannot be recorded runs directly, and its shape is not tried again") {
+TEST_CASE("a pass that cannot be recorded runs directly, and its shape is tried kRecordAttempts times") {
     std::mt19937 rng(7);
-    Fixture f("qwen3-tiny", false, /*fail_records=*/true);
-    for (int i = 0; i < 4; ++i) REQUIRE(f.same({4, 7}, rng));
+    Fixture f("qwen3-tiny", false, /*refused_records=*/1 << 30);
+    for (int i = 0; i < 4 * Decoder::kRecordAttempts; ++i) REQUIRE(f.same({4, 7}, rng));
     const Decoder::ReplayStats st = f.replayed->replay_stats();
-    CHECK(f.recording.record_calls.load() == 1);
-    CHECK(st.failed == 1);
+    CHECK(f.recording.record_calls.load() == Decoder::kRecordAttempts);
+    CHECK(st.failed == Decoder::kRecordAttempts);
     CHECK(st.recorded == 0);
     CHECK(st.replayed == 0);
     CHECK(st.live == 0);
     CHECK(st.last_failure == "recording refused by the test");
 }
 
+TEST_CASE("a shape whose recording failed once is recorded on a later call") {
+    std::mt19937 rng(8);
+    Fixture f("qwen3-tiny", false, /*refused_records=*/1);
+    // Calls: direct (first sight), refused recording (direct), direct (first sight again), recorded
+    // and replayed, replayed.
+    for (int i = 0; i < 5; ++i) REQUIRE(f.same({6, 3}, rng));
+    const Decoder::ReplayStats st = f.replayed->replay_stats();
+    CHECK(f.recording.record_calls.load() == 2);
+    CHECK(st.failed == 1);
+    CHECK(st.recorded == 1);
+    CHECK(st.replayed == 2);
+    CHECK(st.live == 1);
+}
+
+TEST_CASE("a replay that finds no device memory runs directly, and the shape is recorded again") {
+    std::mt19937 rng(9);
+    Fixture f("qwen3-tiny", false, 0);
+    f.recording.oom_replays = 1;
+    // Calls: direct, recorded but its launch fails (direct, recording dropped), direct (first sight
+    // again), recorded and replayed, replayed.
+    for (int i = 0; i < 5; ++i) REQUIRE(f.same({2, 5, 5}, rng));
+    const Decoder::ReplayStats st = f.replayed->replay_stats();
+    CHECK(f.recording.record_calls.load() == 2);
+    CHECK(st.failed == 1);
+    CHECK(st.last_failure.find("no memory to launch") != std::string::npos);
+    CHECK(st.recorded == 2);
+    CHECK(st.replayed == 2);
+    CHECK(st.live == 1);
+    CHECK(f.recording.transfers_in_replay.load() == 0);
+}
+
 TEST_CASE("threads sharing a shape's recording get their own results") {
-    Fixture f("qwen3-tiny", false, false);
+    Fixture f("qwen3-tiny", false, 0);
     // The expected results first, directly, from one thread.
     const std::vector<std::vector<int>> layouts{{8, 3, 5}, {3, 8, 5}, {5, 5, 6}, {8, 8}};
     std::vector<std::vector<int32_t>> ids(layouts.size()), cus(layouts.size());
