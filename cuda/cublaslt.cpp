@@ -48,6 +48,9 @@ struct Api {
     Status (*layout_create)(Layout*, int, uint64_t, uint64_t, int64_t) = nullptr;
     Status (*pref_create)(Preference*) = nullptr;
     Status (*pref_set)(Preference, int, const void*, size_t) = nullptr;
+    Status (*pref_destroy)(Preference) = nullptr;
+    Status (*desc_destroy)(MatmulDesc) = nullptr;
+    Status (*layout_destroy)(Layout) = nullptr;
     Status (*heuristic)(Handle, MatmulDesc, Layout, Layout, Layout, Layout, Preference, int, HeuristicResult*, int*) = nullptr;
     Status (*matmul)(Handle, MatmulDesc, const void*, const void*, Layout, const void*, Layout, const void*, const void*,
                      Layout, void*, Layout, const Algo*, void*, size_t, cudaStream_t) = nullptr;
@@ -81,6 +84,9 @@ Api& api() {
                         sym(r.lib, "cublasLtMatrixLayoutCreate", r.layout_create) &&
                         sym(r.lib, "cublasLtMatmulPreferenceCreate", r.pref_create) &&
                         sym(r.lib, "cublasLtMatmulPreferenceSetAttribute", r.pref_set) &&
+                        sym(r.lib, "cublasLtMatmulPreferenceDestroy", r.pref_destroy) &&
+                        sym(r.lib, "cublasLtMatmulDescDestroy", r.desc_destroy) &&
+                        sym(r.lib, "cublasLtMatrixLayoutDestroy", r.layout_destroy) &&
                         sym(r.lib, "cublasLtMatmulAlgoGetHeuristic", r.heuristic) && sym(r.lib, "cublasLtMatmul", r.matmul);
         if (!ok) {
             r.error = "libcublasLt lacks an expected entry point";
@@ -102,7 +108,8 @@ struct Plan {
     Layout a = nullptr, b = nullptr, c = nullptr;
     HeuristicResult h{};
 };
-using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, int>;
+// (m, n, k, x stride, y stride, accumulate, device, workspace bytes)
+using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int, int, size_t>;
 
 std::mutex g_mutex;
 std::map<Key, Plan> g_plans;
@@ -127,14 +134,25 @@ ember_status matmul(const MatmulArgs& m, cudaStream_t stream, std::string* error
     Api& A = api();
     int dev = 0;
     EMBER_CU_TRY(cuda_status(cudaGetDevice(&dev), "cuBLASLt: cudaGetDevice", error));
+    // A matmul recorded into a CUDA graph takes no workspace: the graph may be replayed on another
+    // thread's stream while this stream runs direct work in this stream's workspace, and
+    // cudaMalloc is not allowed while capturing.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    EMBER_CU_TRY(cuda_status(cudaStreamIsCapturing(stream, &capture), "cuBLASLt: cudaStreamIsCapturing", error));
+    const size_t ws_bytes = capture == cudaStreamCaptureStatusNone ? kWorkspaceBytes : 0;
     std::lock_guard<std::mutex> lock(g_mutex);
-    void*& ws = g_workspaces[{dev, stream}];
-    if (ws == nullptr) EMBER_CU_TRY(cuda_status(cudaMalloc(&ws, kWorkspaceBytes), "cuBLASLt workspace", error));
+    void* ws = nullptr;
+    if (ws_bytes > 0) {
+        void*& stream_ws = g_workspaces[{dev, stream}];
+        if (stream_ws == nullptr)
+            EMBER_CU_TRY(cuda_status(cudaMalloc(&stream_ws, kWorkspaceBytes), "cuBLASLt workspace", error));
+        ws = stream_ws;
+    }
     // Row-major y[m, n] = x[m, k] W[n, k]^T is column-major y^T (n x m) = W^T' ... i.e.
     // D (n x m, ld y_stride) = op(A) B with A = W as a k x n column-major matrix (ld k), op = T,
     // and B = x as k x m column-major (ld x_stride).
     const int64_t M = m.x.rows, N = m.w.n, K = m.w.k;
-    const Key key{M, N, K, m.x.stride, m.y.stride, m.accumulate ? 1 : 0, dev};
+    const Key key{M, N, K, m.x.stride, m.y.stride, m.accumulate ? 1 : 0, dev, ws_bytes};
     auto it = g_plans.find(key);
     if (it == g_plans.end()) {
         Plan p;
@@ -146,18 +164,24 @@ ember_status matmul(const MatmulArgs& m, cudaStream_t stream, std::string* error
                   A.layout_create(&p.b, kCudaR16BF, static_cast<uint64_t>(K), static_cast<uint64_t>(M), m.x.stride) == 0 &&
                   A.layout_create(&p.c, kCudaR16BF, static_cast<uint64_t>(N), static_cast<uint64_t>(M), m.y.stride) == 0;
         Preference pref = nullptr;
-        const uint64_t ws_bytes = kWorkspaceBytes;
+        const uint64_t max_ws = ws_bytes;
         int found = 0;
-        ok = ok && A.pref_create(&pref) == 0 && A.pref_set(pref, kPrefMaxWorkspace, &ws_bytes, sizeof(ws_bytes)) == 0 &&
+        ok = ok && A.pref_create(&pref) == 0 && A.pref_set(pref, kPrefMaxWorkspace, &max_ws, sizeof(max_ws)) == 0 &&
              A.heuristic(A.handle, p.desc, p.a, p.b, p.c, p.c, pref, 1, &p.h, &found) == 0 && found > 0;
-        if (!ok) return fail(EMBER_ERR_INTERNAL, format("cuBLASLt: no algorithm for %lld x %lld x %lld", (long long)M,
-                                                        (long long)N, (long long)K), error);
+        if (pref != nullptr) A.pref_destroy(pref);
+        if (!ok) {
+            for (Layout l : {p.a, p.b, p.c})
+                if (l != nullptr) A.layout_destroy(l);
+            if (p.desc != nullptr) A.desc_destroy(p.desc);
+            return fail(EMBER_ERR_INTERNAL, format("cuBLASLt: no algorithm for %lld x %lld x %lld", (long long)M,
+                                                   (long long)N, (long long)K), error);
+        }
         it = g_plans.emplace(key, p).first;
     }
     const Plan& p = it->second;
     const float alpha = 1.0f, beta = m.accumulate ? 1.0f : 0.0f;
     const Status s = A.matmul(A.handle, p.desc, &alpha, m.w.data, p.a, m.x.data, p.b, &beta, m.y.data, p.c, m.y.data, p.c,
-                              &p.h.algo, ws, kWorkspaceBytes, stream);
+                              &p.h.algo, ws, ws_bytes, stream);
     if (s != 0) return fail(EMBER_ERR_INTERNAL, format("cublasLtMatmul failed with status %d", s), error);
     return EMBER_OK;
 }

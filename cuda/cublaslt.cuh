@@ -19,7 +19,8 @@ bool available(std::string* why = nullptr);
 bool applies(const MatmulArgs& a);
 
 // y (+)= x W^T through cublasLtMatmul on `stream`. Per-shape descriptors and the heuristic's
-// algorithm are cached; each stream gets its own 32 MiB workspace (kept until the process ends).
+// algorithm are cached; each stream gets its own 32 MiB workspace (kept until the process ends),
+// except while the stream is being captured into a CUDA graph: recorded matmuls take none.
 ember_status matmul(const MatmulArgs& a, cudaStream_t stream, std::string* error);
 
 }  // namespace ember::cuda::lt
