@@ -67,7 +67,7 @@ struct Bytes {
         return *this;
     }
     Bytes& header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {
-        b.insert(b.end(), {'G', 'G', 'U', 'F'});
+        for (char c : {'G', 'G', 'U', 'F'}) b.push_back(static_cast<uint8_t>(c));  // (insert of a list: a GCC 12 false warning)
         return put<uint32_t>(version).put<uint64_t>(n_tensors).put<uint64_t>(n_kv);
     }
     Bytes& kv_u32(const std::string& k, uint32_t v) { return str(k).put<uint32_t>(4).put<uint32_t>(v); }
