@@ -185,17 +185,31 @@ EMBER_API ember_status ember_hidden_rows_arrays(const ember_model* model, const 
     return ember_hidden_rows(model, &b, rows);
 }
 
+namespace {
+// `text` into buf (at most buf_len bytes with the NUL, truncated), its full size + 1 into *needed.
+void copy_text(const std::string& text, char* buf, size_t buf_len, size_t* needed) {
+    EMBER_CHECK_ARG(buf != nullptr || buf_len == 0, "buf is null but buf_len is %zu", buf_len);
+    if (needed != nullptr) *needed = text.size() + 1;
+    if (buf_len > 0) {
+        const size_t n = std::min(buf_len - 1, text.size());
+        std::memcpy(buf, text.data(), n);
+        buf[n] = '\0';
+    }
+}
+}  // namespace
+
 EMBER_API ember_status ember_model_describe(const ember_model* model, char* buf, size_t buf_len, size_t* needed) {
     return guarded([&] {
         EMBER_CHECK_ARG(model != nullptr, "model is null");
-        EMBER_CHECK_ARG(buf != nullptr || buf_len == 0, "buf is null but buf_len is %zu", buf_len);
-        const std::string& d = model->impl->description();
-        if (needed != nullptr) *needed = d.size() + 1;
-        if (buf_len > 0) {
-            const size_t n = std::min(buf_len - 1, d.size());
-            std::memcpy(buf, d.data(), n);
-            buf[n] = '\0';
-        }
+        copy_text(model->impl->description(), buf, buf_len, needed);
+    });
+}
+
+EMBER_API ember_status ember_model_runtime(const ember_model* model, char* buf, size_t buf_len, size_t* needed) {
+    return guarded([&] {
+        EMBER_CHECK_ARG(model != nullptr, "model is null");
+        // Failure messages come from drivers and libraries: never let a stray byte fail the dump.
+        copy_text(model->impl->runtime().dump(-1, ' ', false, Json::error_handler_t::replace), buf, buf_len, needed);
     });
 }
 

@@ -157,6 +157,7 @@ class Causal2VecModel final : public Model {
         d["contextual_position"] = position_;
         return d;
     }
+    Json runtime() const override { return decoder_runtime(*decoder_, *backend_); }
 
     int64_t activation_bytes_per_token() const override {
         return std::max(decoder_activation_bytes(llm_cfg_), encoder_->activation_bytes_per_token());

@@ -69,6 +69,21 @@ int64_t decoder_activation_bytes(const DecoderConfig& c) {
     return 4 * (2 * H + 2 * Q + 2 * KV + 2 * int64_t(c.intermediate_size));
 }
 
+Json decoder_runtime(const Decoder& decoder, const Backend& backend) {
+    const Decoder::ReplayStats st = decoder.replay_stats();
+    Json g = Json::object();
+    g["enabled"] = backend.records();
+    g["recorded"] = st.recorded;
+    g["replayed"] = st.replayed;
+    g["failed"] = st.failed;
+    g["evicted"] = st.evicted;
+    g["live"] = st.live;
+    g["last_failure"] = st.last_failure;
+    Json r = Json::object();
+    r["graphs"] = std::move(g);
+    return r;
+}
+
 ember_model_info decoder_model_info(const DecoderConfig& c, const Decoder& decoder, const Backend& backend,
                                     int32_t pooling, const std::string& family) {
     ember_model_info info{};
@@ -114,6 +129,8 @@ class DecoderModel final : public Model {
         d["backbone"] = describe_decoder(spec_.decoder);
         return d;
     }
+
+    Json runtime() const override { return decoder_runtime(*decoder_, *backend_); }
 
     int64_t activation_bytes_per_token() const override { return decoder_activation_bytes(spec_.decoder); }
 

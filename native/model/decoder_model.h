@@ -42,6 +42,10 @@ void download_f32(Backend& backend, const void* src, int32_t dtype, int64_t n, f
 // Activation bytes per token of Decoder::forward (its largest working set).
 int64_t decoder_activation_bytes(const DecoderConfig& c);
 
+// ember_model_runtime's object for a model built on `decoder`: {"graphs": {"enabled", "recorded",
+// "replayed", "failed", "evicted", "live", "last_failure"}}.
+Json decoder_runtime(const Decoder& decoder, const Backend& backend);
+
 // ember_model_info for a model built on `decoder`: its sizes, attention, the backend in use and
 // the decoder's weights. Architectures that add to it (a wider embedding, more weights) adjust
 // the result.

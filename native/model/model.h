@@ -52,6 +52,8 @@ class Model {
 
     // Architecture facts for ember_model_describe ("backbone", and the latent block, encoder, ...).
     virtual Json describe() const = 0;
+    // What the model did at run time so far, for ember_model_runtime (CUDA-graph replays).
+    virtual Json runtime() const = 0;
     // Activation memory per token of a batch (the largest working set of a forward pass).
     virtual int64_t activation_bytes_per_token() const = 0;
 

@@ -194,6 +194,7 @@ class NvEmbedModel final : public Model {
         d["latent_attention"] = l;
         return d;
     }
+    Json runtime() const override { return decoder_runtime(*decoder_, *backend_); }
 
     int64_t activation_bytes_per_token() const override {
         const int64_t latent = 4 * (2 * int64_t(text_.hidden_size) + int64_t(latent_.n_heads) * latent_.n_latents + 2 * ffn_);

@@ -105,7 +105,7 @@ TEST_CASE("families: published architectures and model_types are recognized; unk
     CHECK_THROWS_AS(recognize_family(parse_json(R"({"architectures": "Qwen3Model"})", "t"), "t"), Error);
 }
 
-TEST_CASE("describe: what was recognized, for every family") {
+TEST_CASE("describe: what was recognized, for every family; runtime: its counters") {
     struct Expect {
         const char* golden;
         const char* family;
@@ -142,6 +142,20 @@ TEST_CASE("describe: what was recognized, for every family") {
         CHECK(std::strlen(small) == 7);
         CHECK(needed > 100);
         CHECK(ember_model_describe(m, nullptr, 5, &needed) == EMBER_ERR_INVALID_ARGUMENT);
+        // Run-time counters: the CPU backend records no CUDA graphs, and says so.
+        REQUIRE(ember_model_runtime(m, nullptr, 0, &needed) == EMBER_OK);
+        std::string runtime(needed, '\0');
+        REQUIRE(ember_model_runtime(m, runtime.data(), runtime.size(), &needed) == EMBER_OK);
+        CHECK(needed == runtime.size());
+        runtime.resize(needed - 1);
+        const Json rt = parse_json(runtime, "runtime");
+        CHECK(rt["graphs"]["enabled"] == false);
+        CHECK(rt["graphs"]["recorded"] == 0);
+        CHECK(rt["graphs"]["replayed"] == 0);
+        CHECK(rt["graphs"]["failed"] == 0);
+        CHECK(rt["graphs"]["last_failure"] == "");
+        CHECK(ember_model_runtime(m, nullptr, 5, &needed) == EMBER_ERR_INVALID_ARGUMENT);
+        CHECK(ember_model_runtime(nullptr, nullptr, 0, &needed) == EMBER_ERR_INVALID_ARGUMENT);
         if (std::string(x.family) == "nv-embed") {
             CHECK(d["latent_attention"]["latents"] == 16);
             CHECK(d["latent_attention"]["heads"] == 4);

@@ -263,6 +263,14 @@ TEST_CASE("a replay that finds no device memory runs directly, and the shape is 
     CHECK(st.replayed == 2);
     CHECK(st.live == 1);
     CHECK(f.recording.transfers_in_replay.load() == 0);
+    // What ember_model_runtime reports.
+    const Json rt = decoder_runtime(*f.replayed, f.recording);
+    CHECK(rt["graphs"]["enabled"] == true);
+    CHECK(rt["graphs"]["recorded"] == 2);
+    CHECK(rt["graphs"]["replayed"] == 2);
+    CHECK(rt["graphs"]["failed"] == 1);
+    CHECK(rt["graphs"]["live"] == 1);
+    CHECK(rt["graphs"]["last_failure"] == st.last_failure);
 }
 
 TEST_CASE("threads sharing a shape's recording get their own results") {

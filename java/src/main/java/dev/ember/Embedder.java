@@ -514,6 +514,16 @@ public final class Embedder implements AutoCloseable {
         return withModel(model::describe);
     }
 
+    /**
+     * What the model has done at run time so far, as a JSON object: {@code "graphs"} says whether
+     * the CUDA backend replays CUDA graphs for short batches ({@code EMBER_CUDA_GRAPHS=1}) and how
+     * many passes were recorded, replayed, or failed to record or replay (those ran directly; the
+     * last failure's message is kept).
+     */
+    public String runtime() {
+        return withModel(model::runtime);
+    }
+
     /** Frees the native model after calls in flight finish. Idempotent. */
     @Override
     public void close() {

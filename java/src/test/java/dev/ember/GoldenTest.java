@@ -2,6 +2,7 @@ package dev.ember;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -100,6 +101,11 @@ class GoldenTest {
             assertEquals(16, d.get("latent_attention").get("latents").asInt());
             assertEquals("bidirectional", d.get("attention").asText());
             assertEquals(Pooling.LATENT, e.info().pooling());
+            e.embedTokens(new int[][] {{1, 2, 3}});
+            com.fasterxml.jackson.databind.JsonNode graphs = json.readTree(e.runtime()).get("graphs");
+            assertFalse(graphs.get("enabled").asBoolean(), "the CPU backend replays no CUDA graphs");
+            assertEquals(0, graphs.get("replayed").asInt());
+            assertEquals(0, graphs.get("failed").asInt());
             assertThrows(InvalidInputException.class,
                     () -> e.intermediate(Intermediate.CONTEXTUAL_TOKEN, new int[] {1, 2}, 0, null));
             assertThrows(InvalidInputException.class,

@@ -324,6 +324,11 @@ public final class EmberLib {
             @Const ember_model model, @Cast("char*") byte[] buf, @Cast("size_t") long buf_len,
             @Cast("size_t*") SizeTPointer needed);
 
+    /** What the model has done at run time (CUDA-graph replays), as JSON; see ember.h. */
+    public static native @Cast("ember_status") int ember_model_runtime(
+            @Const ember_model model, @Cast("char*") byte[] buf, @Cast("size_t") long buf_len,
+            @Cast("size_t*") SizeTPointer needed);
+
     // ------------------------------------------------------------------ ember_intermediate
 
     public static final int EMBER_INTERMEDIATE_LATENT_OUTPUT = 1;

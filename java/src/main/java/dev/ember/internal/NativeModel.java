@@ -230,12 +230,31 @@ public final class NativeModel implements AutoCloseable {
 
     /** What the native side recognized in the model, as a JSON object's text (ember_model_describe). */
     public String describe() {
+        return text(EmberLib::ember_model_describe);
+    }
+
+    /** What the model has done at run time, as a JSON object's text (ember_model_runtime). */
+    public String runtime() {
+        return text(EmberLib::ember_model_runtime);
+    }
+
+    private interface TextCall {
+        int call(EmberLib.ember_model model, byte[] buf, long bufLen, SizeTPointer needed);
+    }
+
+    // Asks for the size, then for the text; again while the text outgrew the buffer in between
+    // (runtime counters grow while other threads embed).
+    private String text(TextCall call) {
         try (PointerScope scope = new PointerScope()) {
             SizeTPointer needed = new SizeTPointer(1);
-            NativeStatus.check(EmberLib.ember_model_describe(handle(), null, 0, needed));
-            byte[] buf = new byte[(int) needed.get()];
-            NativeStatus.check(EmberLib.ember_model_describe(handle(), buf, buf.length, null));
-            return new String(buf, 0, buf.length - 1, StandardCharsets.UTF_8);
+            NativeStatus.check(call.call(handle(), null, 0, needed));
+            while (true) {
+                byte[] buf = new byte[(int) needed.get() + 64];
+                NativeStatus.check(call.call(handle(), buf, buf.length, needed));
+                if (needed.get() <= buf.length) {
+                    return new String(buf, 0, (int) needed.get() - 1, StandardCharsets.UTF_8);
+                }
+            }
         }
     }
 
