@@ -299,6 +299,9 @@ std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs, const Sha
         replays_.erase(lru);
         ++replay_stats_.evicted;
     }
+    // Another thread may take r before this one does. Its buffers may be blocks this stream freed
+    // moments ago (an encoder's temporaries), which this stream's queued work may still read.
+    backend_.synchronize();
     r->last_use = ++replay_clock_;
     replay_bytes_ += bytes;
     replays_.emplace(key, r);
