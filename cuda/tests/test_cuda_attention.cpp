@@ -273,12 +273,13 @@ TEST_CASE("attention: the wgmma path on 70,000 short sequences [wgmma]") {
 // which part of the wgmma layout is wrong. Small integers, exact in bf16.
 //   "V column": Q = 0 makes every score 0 and the softmax uniform; V(key, c) = c, so O(row, c) =
 //     c names the V column behind output column c (P V's N-major operand along head_dim).
-//   "key": Q(i, c) = 256 at c = i % D, K(key, c) = 1 at c = key % D for keys below D (and -1 past
-//     them), so each row scores 256 scale (22.6 at D = 128, 32 at 64) for the one key whose index
-//     mod D matches and at most 0 for the others (each weighs under e^-22): with V(key, c) = key,
-//     O(i, c) = i % D names the key read through S's columns, P's fragments and V's rows, and the
-//     Q column against K's (Q K^T's K-major operands along head_dim), and the Q row behind row i.
-//     The other keys' weights move it by under 1e-7, far below bf16's spacing there.
+//   "key": Q(i, c) = 1024 at c = i % D and 0 elsewhere; K(key, c) = 1 at c = key % D for keys
+//     below D and -1 everywhere else. Each row scores +1024 scale for the one key whose index mod
+//     D matches and -1024 scale for every other key, 2^-261 (D = 128) or less of its weight: 0 in
+//     f32. With V(key, c) = key, O(i, c) = i % D exactly names the key read through S's columns,
+//     P's fragments and V's rows, the Q column against K's (Q K^T's K-major operands along
+//     head_dim), and the Q row behind row i. (Other keys at score 0, as a first version had, keep
+//     weights near e^-22: enough to make the rows that should read key 0 come out 4e-10, not 0.)
 namespace {
 
 // One probe (0: V column, 1: key) on one sequence of 256 tokens, 2 heads: the outputs that differ
@@ -290,8 +291,8 @@ std::string wgmma_probe_failures(int32_t d, bool causal, int probe, bool overlap
     for (int64_t i = 0; i < len; ++i)
         for (int64_t c = 0; c < w; ++c) {
             const int64_t col = c % d;
-            q[i * w + c] = probe == 0 ? 0.0f : (col == i % d ? 256.0f : 0.0f);
-            k[i * w + c] = probe == 0 ? 0.5f : (col == i % d ? (i < d ? 1.0f : -1.0f) : 0.0f);
+            q[i * w + c] = probe == 0 ? 0.0f : (col == i % d ? 1024.0f : 0.0f);
+            k[i * w + c] = probe == 0 ? 0.5f : (col == i % d && i < d ? 1.0f : -1.0f);
             v[i * w + c] = probe == 0 ? static_cast<float>(col) : static_cast<float>(i);
         }
     DeviceArray dq(EMBER_DTYPE_BF16, q), dk(EMBER_DTYPE_BF16, k), dv(EMBER_DTYPE_BF16, v), dout(EMBER_DTYPE_BF16, q.size());
