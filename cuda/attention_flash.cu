@@ -258,8 +258,13 @@ __global__ void __launch_bounds__(kThreads) flash_fwd_kernel(const FlashParams p
             for (int r = 0; r < 2; ++r) {
                 mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
                 mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-                base[r] = mx[r] == -INFINITY ? 0.0f : mx[r] * scale_log2;
-                corr[r] = exp2f(row_m[mt][r] * scale_log2 - base[r]);  // 0 while row_m is -inf
+                // The max's change is taken before scaling, as FlashAttention does: the correction is
+                // exactly 1 when the max did not move (a product minus its own rounded value, which
+                // nvcc contracts to an FMA, is not 0), so a tile that adds nothing to a row leaves it
+                // bit for bit; 0 while row_m is -inf.
+                const float m_new = mx[r] == -INFINITY ? 0.0f : mx[r];
+                base[r] = m_new * scale_log2;
+                corr[r] = exp2f((row_m[mt][r] - m_new) * scale_log2);
                 row_m[mt][r] = mx[r];
             }
             float rs[2] = {0.0f, 0.0f};

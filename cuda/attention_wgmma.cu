@@ -26,8 +26,8 @@
 //
 // Shared memory (wgmma.cuh's layout): Q, K and V tiles in 64-column sub-tiles of the 128-byte
 // swizzle; 161 KB at head_dim 128 (Q 32 KB + 2 stages x (K + V) 64 KB + 1 KB to align), 81 KB at 64.
-// ptxas: no spills and no serialized wgmma (254-255 / 244 registers at head_dim 128, overlapped /
-// serial; 184 / 175-178 at 64).
+// ptxas: no spills and no serialized wgmma (254-255 / 242 registers at head_dim 128, overlapped /
+// serial; 184-186 / 176-178 at 64).
 //
 // Built for sm_90a only (cuda/CMakeLists.txt), taken only on compute capability 9.0 devices and
 // only when asked (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it against its CPU twin.
@@ -146,8 +146,10 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const FlashPara
         for (int r = 0; r < 2; ++r) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            base[r] = mx[r] == -INFINITY ? 0.0f : mx[r] * scale_log2;
-            corr[r] = exp2f(row_m[r] * scale_log2 - base[r]);  // 0 while row_m is -inf
+            // As in attention_flash.cu: exactly 1 when the max did not move; 0 while row_m is -inf.
+            const float m_new = mx[r] == -INFINITY ? 0.0f : mx[r];
+            base[r] = m_new * scale_log2;
+            corr[r] = exp2f((row_m[r] - m_new) * scale_log2);
             row_m[r] = mx[r];
         }
         float rs[2] = {0.0f, 0.0f};
