@@ -259,8 +259,7 @@ std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs, const Sha
         it->second->last_use = ++replay_clock_;
         return it->second;
     }
-    if (std::find(unrecordable_.begin(), unrecordable_.end(), key) != unrecordable_.end()) return nullptr;
-    if (unrecordable_.size() > 256) unrecordable_.erase(unrecordable_.begin());
+    if (replay_failures(key) >= kRecordAttempts) return nullptr;
     auto seen = std::find(seen_once_.begin(), seen_once_.end(), key);
     if (seen == seen_once_.end()) {
         if (seen_once_.size() >= 64) seen_once_.erase(seen_once_.begin());
@@ -287,7 +286,7 @@ std::shared_ptr<Decoder::Replay> Decoder::replay_for(const Seqs& seqs, const Sha
     }
     const size_t bytes = r->bytes();
     if (bytes > kReplayBudgetBytes / 4) {  // too wide a model for this many tokens to keep
-        unrecordable_.push_back(key);
+        add_replay_failures(key, kRecordAttempts);
         return nullptr;
     }
     // Make room, least recently used first (a recording in use lives on with its user).
@@ -359,19 +358,27 @@ bool Decoder::run_replay(Replay& r, const ShapeKey& key, const Tensor& x, const 
 void Decoder::note_replay_failure(const Replay& r, const ShapeKey& key, const std::string& why) const {
     ++replay_stats_.failed;
     replay_stats_.last_failure = why;
-    auto f = std::find_if(replay_failures_.begin(), replay_failures_.end(), [&](const auto& e) { return e.first == key; });
-    if (f == replay_failures_.end()) {
-        if (replay_failures_.size() >= 256) replay_failures_.erase(replay_failures_.begin());
-        f = replay_failures_.insert(replay_failures_.end(), {key, 0});
-    }
-    if (++f->second >= kRecordAttempts) {
-        replay_failures_.erase(f);
-        unrecordable_.push_back(key);
-    }
+    add_replay_failures(key, 1);
     if (auto it = replays_.find(key); it != replays_.end() && it->second.get() == &r) {
         replay_bytes_ -= r.bytes();
         replays_.erase(it);
     }
+}
+
+int Decoder::replay_failures(const ShapeKey& key) const {
+    for (const auto& [k, n] : replay_failures_)
+        if (k == key) return n;
+    return 0;
+}
+
+void Decoder::add_replay_failures(const ShapeKey& key, int n) const {
+    for (auto& [k, count] : replay_failures_)
+        if (k == key) {
+            count += n;
+            return;
+        }
+    if (replay_failures_.size() >= 256) replay_failures_.erase(replay_failures_.begin());
+    replay_failures_.emplace_back(key, n);
 }
 
 Decoder::ReplayStats Decoder::replay_stats() const {

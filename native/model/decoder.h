@@ -117,6 +117,10 @@ class Decoder {
     // kRecordAttempts failures the shape runs directly for good (a failure can be passing: another
     // thread's cudaDeviceSynchronize invalidates a capture, memory is short for a moment).
     void note_replay_failure(const Replay& r, const ShapeKey& key, const std::string& why) const;
+    // Under replay_mutex_: the failures counted for a shape (kRecordAttempts or more: it runs
+    // directly for good), and adding to them.
+    int replay_failures(const ShapeKey& key) const;
+    void add_replay_failures(const ShapeKey& key, int n) const;
 
     // A table covering at least `rows` positions, grown on demand and shared between calls.
     std::pair<RopeTable, std::shared_ptr<void>> rope_table(int64_t rows) const;
@@ -140,8 +144,8 @@ class Decoder {
 
     mutable std::mutex replay_mutex_;  // taken before rope_mutex_, never after
     mutable std::map<ShapeKey, std::shared_ptr<Replay>> replays_;
-    mutable std::vector<ShapeKey> seen_once_, unrecordable_;  // bounded, oldest first
-    mutable std::vector<std::pair<ShapeKey, int>> replay_failures_;  // failures so far, bounded
+    mutable std::vector<ShapeKey> seen_once_;                        // bounded, oldest first
+    mutable std::vector<std::pair<ShapeKey, int>> replay_failures_;  // per shape; bounded, oldest first
     mutable size_t replay_bytes_ = 0;
     mutable uint64_t replay_clock_ = 0;
     mutable ReplayStats replay_stats_;
