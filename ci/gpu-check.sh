@@ -17,13 +17,16 @@
 #   3. the goldens through the jlinked Java CLI (`ember embed --backend cuda`), both modes
 #   4. benchmarks with the PyTorch peers in the same run: attention vs SDPA (and SelfExtend vs
 #      none), matmul vs cuBLASLt and torch, Qwen3-0.6B end to end vs transformers (B32 x 512 and
-#      256 mixed-length texts; Q8_0 weights; Ember's optional cuBLASLt matmuls) plus a probe
+#      256 mixed-length texts; Q8_0 weights; Ember's optional cuBLASLt matmuls; the sm_80 kernels
+#      on a 9.0 card; one query with and without CUDA graphs) plus a probe
 #      comparing Ember's embeddings with PyTorch's; the NV-Embed-v2 and 8B shapes when time is
 #      left
 #   5. the table (Ember, peer, ratio, the issue's target; then every step's PASS / FAIL) printed last
 #
 # Environment: OUT, EMBER_GPU_CHECK_BUDGET (seconds, default 480: optional stages start only while
-# there is time left for them), EMBER_GPU_CHECK_BIG=0 to skip the 8B shapes, =1 to force them.
+# there is time left for them), EMBER_GPU_CHECK_BIG=0 to skip the 8B shapes, =1 to force them;
+# EMBER_GPU_CHECK_QUICK=1: steps 0-3 and the 0.6B model end to end only (about 3 minutes on an
+# H200), for re-checking a change whose kernels were already benchmarked.
 set -u
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 2
@@ -31,6 +34,7 @@ OUT=${OUT:-$root/gpu-check-out}
 case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
 mkdir -p "$OUT"
 budget=${EMBER_GPU_CHECK_BUDGET:-480}
+quick=${EMBER_GPU_CHECK_QUICK:-0}
 start=$SECONDS
 work=$(mktemp -d /tmp/ember-gpu-check.XXXXXX)
 steps=$work/steps.txt
@@ -190,16 +194,20 @@ fi
 
 # ---------------------------------------------------------------- 4. benchmarks
 
-if [ -n "$bin" ]; then
-  run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
-  n="bench: attention (Ember wgmma, sm_90a)"
-  only_if $wgmma_attention "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" attention wgmma
-  run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
-  n="bench: matmul (Ember wgmma, sm_90a)"
-  only_if $wgmma_matmul "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
+if [ "$quick" = 1 ]; then
+  record "kernel benchmarks" SKIP 0 "EMBER_GPU_CHECK_QUICK=1"
+else
+  if [ -n "$bin" ]; then
+    run_step "bench: attention (Ember flash)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" attention
+    n="bench: attention (Ember wgmma, sm_90a)"
+    only_if $wgmma_attention "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" attention wgmma
+    run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
+    n="bench: matmul (Ember wgmma, sm_90a)"
+    only_if $wgmma_matmul "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
+  fi
+  run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
+  run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul
 fi
-run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
-run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul
 
 # e2e SHAPE KEY BATCH MIXED LIMIT [QUERY]: a random-weight model written by PyTorch, then Ember
 # and the peer, each step limited to LIMIT seconds; QUERY > 0 adds one-query latency rows (Ember
@@ -229,25 +237,12 @@ e2e() {
     run_step "e2e $key cuBLASLt matmuls: Ember" "$OUT/bench.log" "$limit" env EMBER_CUBLASLT=1 "$bin/ember_cuda_bench" e2e \
       --dir "$dir" --like "$shape" --key "${key}_cublaslt" --batch "$batch" --mixed 0
   fi
-  # The sm_90a wgmma matmul for every bf16 projection (EMBER_CUDA_MATMUL=wgmma, opt-in until this
-  # check has passed it).
-  local n
+  # The sm_80 kernels (mma.sync matmul, flash attention) on the same card: what the sm_90a ones,
+  # the default on compute capability 9.0, gain end to end.
   if { [ "$shape" = qwen3-0.6b ] || [ "$shape" = qwen3-8b ]; } && [ -n "$bin" ]; then
-    n="e2e $key wgmma matmuls: Ember"
-    only_if $wgmma_matmul "wgmma matmul tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
-      env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_wgmma" \
-      --batch "$batch" --mixed 0
-    # Everything on Hopper's kernels: wgmma matmuls and wgmma attention.
-    n="e2e $key wgmma matmuls + attention: Ember"
-    only_if $((wgmma_matmul & wgmma_attention)) "wgmma tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
-      env EMBER_CUDA_MATMUL=wgmma EMBER_CUDA_ATTENTION=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" \
-      --key "${key}_hopper" --batch "$batch" --mixed 0
-  fi
-  if [ "$shape" = qwen3-0.6b ] && [ -n "$bin" ]; then
-    n="e2e $key Q8_0 wgmma matmuls: Ember"
-    only_if $wgmma_matmul "wgmma matmul tests failed" "$n" && run_step "$n" "$OUT/bench.log" "$limit" \
-      env EMBER_CUDA_MATMUL=wgmma "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" --key "${key}_q8_0_wgmma" \
-      --batch "$batch" --mixed 0 --gguf q8_0
+    run_step "e2e $key sm_80 kernels: Ember" "$OUT/bench.log" "$limit" \
+      env EMBER_CUDA_MATMUL=tc EMBER_CUDA_ATTENTION=flash "$bin/ember_cuda_bench" e2e --dir "$dir" --like "$shape" \
+      --key "${key}_sm80" --batch "$batch" --mixed 0
   fi
   optional=$was_optional
   rm -rf "$dir" "$dir".*.gguf
@@ -257,11 +252,12 @@ e2e qwen3-0.6b qwen3_0.6b 32 1 180 16
 # them. NV-Embed-v2 (Mistral-7B bidirectional + its 512-latent pooler) first: it is the one whose
 # pooler path differs; its model folder comes from peers.py, and Ember reads it as any NV-Embed.
 big=${EMBER_GPU_CHECK_BIG:-auto}
+[ "$quick" = 1 ] && big=0
 optional=1
 for spec in "nv-embed-v2 nvembed_v2 150" "qwen3-8b qwen3_8b 90" "llama-embed-nemotron-8b nemotron_8b 90"; do
   set -- $spec
   if [ "$big" = 0 ] || { [ "$big" = auto ] && [ "$(left)" -lt 240 ]; }; then
-    record "e2e $2 (B16 x 512)" SKIP 0 "$( [ "$big" = 0 ] && echo "EMBER_GPU_CHECK_BIG=0" || echo "time budget")"
+    record "e2e $2 (B16 x 512)" SKIP 0 "$( [ "$big" = 0 ] && echo "EMBER_GPU_CHECK_BIG=0 or QUICK=1" || echo "time budget")"
     continue
   fi
   rm -f "$OUT/probe.txt"

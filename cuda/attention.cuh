@@ -6,14 +6,15 @@
 //   Flash    bf16 q, k, v, out; head_dim 64 or 128: FlashAttention-2 structure on mma.sync
 //            m16n8k16 tensor cores, online softmax in f32 (attention_flash.cu).
 //   Wgmma    the same operands on Hopper (compute capability 9.0): FlashAttention-3's data flow
-//            on warpgroup MMAs (attention_wgmma.cu, sm_90a); no SelfExtend. Opt-in
-//            (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it.
+//            on warpgroup MMAs (attention_wgmma.cu, sm_90a); no SelfExtend. Taken before Flash
+//            wherever it applies.
 //   Generic  any head_dim up to 256, f32 or bf16: a warp per query row, key tiles of 32 in shared
 //            memory, f32 arithmetic (attention_generic.cu). The fp32-compute mode and the tiny
 //            models (head_dim 16) run here.
 // Flash and Generic take SelfExtend (grouped-position scores beyond the window:
 // ops/score_kinds.h); all three take LongEmbed's length scaling (length_scaling_base).
-// EMBER_CUDA_ATTENTION=generic forces the generic path (diagnosis), =wgmma asks for the wgmma one.
+// EMBER_CUDA_ATTENTION=generic forces the generic path, =flash keeps Hopper on the mma.sync
+// kernel (diagnosis, the benchmark's flash rows).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -56,9 +57,7 @@ ember_status attention_with(const AttentionArgs& a, AttentionPath path, cudaStre
 bool attention_flash_applies(const AttentionArgs& a);
 ember_status attention_flash(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 bool attention_wgmma_applies(const AttentionArgs& a);
-// overlap: FlashAttention-3's intra-warpgroup overlap of the softmax with P V (the path's
-// schedule); false: each product waited for in turn (the reference it is measured against).
-ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error, bool overlap = true);
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 ember_status attention_generic(const AttentionArgs& a, cudaStream_t stream, std::string* error);
 
 constexpr int kAttentionGenericMaxHeadDim = 256;

@@ -1,12 +1,11 @@
 // Flash attention forward for Hopper (sm_90a): warpgroup MMAs (wgmma) read Q, K and V straight
-// from shared memory; FlashAttention-3's data flow and intra-warpgroup overlap (Shah et al.,
-// "FlashAttention-3", 2024) without its producer warpgroup. bf16 in and out, f32 softmax and
-// accumulators, head_dim 64 or 128, causal and bidirectional, GQA, LongEmbed's length scaling;
-// SelfExtend stays on the mma.sync kernel (attention_flash.cu).
+// from shared memory; FlashAttention-3's data flow (Shah et al., "FlashAttention-3", 2024) without
+// its producer warpgroup. bf16 in and out, f32 softmax and accumulators, head_dim 64 or 128,
+// causal and bidirectional, GQA, LongEmbed's length scaling; SelfExtend stays on the mma.sync
+// kernel (attention_flash.cu).
 //
-// Why: the mma.sync kernel feeds the tensor cores from registers loaded by ldmatrix and reached
-// 0.42-0.49x of PyTorch SDPA (cuDNN) on an H200 (BENCHMARKS.md). FA3 reaches SDPA's speed with
-// wgmma, whose operands come from shared memory through descriptors.
+// Why: the mma.sync kernel feeds the tensor cores from registers loaded by ldmatrix and reaches
+// 0.45-0.55x of PyTorch SDPA (cuDNN) on an H200; this one 0.62-0.70x (BENCHMARKS.md).
 //
 // One block = 128 queries of one head of one sequence: two warpgroups of 64 query rows each.
 // Key / value tiles of 128 rows stream through two shared-memory stages (cp.async by all 256
@@ -17,20 +16,19 @@
 //   O += P V_j      wgmma m64n{head_dim}k16 x 8 with P from registers (S's accumulator layout is
 //                   the A fragment layout, as with mma.sync) and V N-major (transposed: head_dim
 //                   contiguous, keys are k), so V needs no transposing copy
-// Two schedules (a template flag): serial, each product waited for in turn; and overlapped (the
-// path's), where S_j and P_{j-1} V_{j-1} are issued together and the softmax of S_j runs while
-// the tensor cores still multiply P_{j-1} V_{j-1}. The per-step barrier keeps the two
-// warpgroups in step, so without the overlap the tensor cores would idle through every softmax.
-// The serial one stays as the reference the benchmark measures the overlap against.
+// Each product is waited for in turn. FA3's intra-warpgroup overlap (the softmax of S_j while
+// P_{j-1} V_{j-1} multiplies) was built and measured against this schedule on an H200: 1.01x at
+// B8 S2048, 0.99x causal at S8192, so the simpler schedule stayed. Likely reason: the per-step
+// barrier holds both warpgroups in step behind the cp.async loads, which leaves the overlap little
+// to hide; FA3's producer warpgroup (TMA, mbarriers) and consumer ping-pong come first.
 // Epilogue: O / l in bf16, staged through the warp's own Q rows for 16-byte stores.
 //
 // Shared memory (wgmma.cuh's layout): Q, K and V tiles in 64-column sub-tiles of the 128-byte
 // swizzle; 161 KB at head_dim 128 (Q 32 KB + 2 stages x (K + V) 64 KB + 1 KB to align), 81 KB at 64.
-// ptxas: no spills and no serialized wgmma (254-255 / 242 registers at head_dim 128, overlapped /
-// serial; 184-186 / 176-178 at 64).
+// ptxas: no spills and no serialized wgmma (242 registers at head_dim 128, 176-178 at 64).
 //
-// Built for sm_90a only (cuda/CMakeLists.txt), taken only on compute capability 9.0 devices and
-// only when asked (EMBER_CUDA_ATTENTION=wgmma) until a GPU run has checked it against its CPU twin.
+// Built for sm_90a only (cuda/CMakeLists.txt); choose_attention takes it on compute capability
+// 9.0 devices wherever it applies.
 #include "attention.cuh"
 #include "mma.cuh"
 #include "wgmma.cuh"
@@ -67,7 +65,7 @@ __device__ __forceinline__ void pv(float (&o)[D / 2], const uint32_t (&pa)[kBloc
 
 #endif
 
-template <int D, bool CAUSAL, bool OVERLAP>
+template <int D, bool CAUSAL>
 __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const FlashParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int kChunks = D / 8;         // 16-byte chunks per row
@@ -193,79 +191,32 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const FlashPara
     float s[64];
     uint32_t pa[KK][4];
     float corr[2];
+    // Per key tile: S, softmax, P V, each waited for; K_{j+1} and V_{j+1} load meanwhile.
     load(Qs, qg, p.q_stride[0], m0);
     load(k_tile(0), kg, p.k_stride[0], 0);
-    if constexpr (!OVERLAP) {
-        // Per key tile: S, softmax, P V, each waited for; K_{j+1} and V_{j+1} load meanwhile.
-        load(v_tile(0), vg, p.v_stride, 0);
-        mma::cp_async_commit();
-        for (int j = 0; j < n_blocks; ++j) {
-            tile_barrier();  // tile j in; everyone is done with tile j - 1, whose stage j + 1 takes
-            if (j + 1 < n_blocks) {
-                load(k_tile(j + 1), kg, p.k_stride[0], (j + 1) * kBlockN);
-                load(v_tile(j + 1), vg, p.v_stride, (j + 1) * kBlockN);
-            }
-            mma::cp_async_commit();
-            wgmma::fence();
-            qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(j)));
-            wgmma::commit();
-            wgmma::wait<0>();
-            wgmma::pin(s);
-            softmax(s, j, corr);
-            rescale(corr);
-            pack(s, pa);
-            wgmma::fence();  // o and pa were written by ordinary instructions
-            pv<D>(o, pa, mma::smem_addr(v_tile(j)));
-            wgmma::commit();
-            wgmma::wait<0>();
-            wgmma::pin(o);
-            wgmma::pin(pa);
+    load(v_tile(0), vg, p.v_stride, 0);
+    mma::cp_async_commit();
+    for (int j = 0; j < n_blocks; ++j) {
+        tile_barrier();  // tile j in; everyone is done with tile j - 1, whose stage j + 1 takes
+        if (j + 1 < n_blocks) {
+            load(k_tile(j + 1), kg, p.k_stride[0], (j + 1) * kBlockN);
+            load(v_tile(j + 1), vg, p.v_stride, (j + 1) * kBlockN);
         }
-    } else {
-        // FlashAttention-3's intra-warpgroup overlap: step j issues S_j and then P_{j-1} V_{j-1},
-        // waits for S_j alone and computes its softmax while the tensor cores still work on
-        // P_{j-1} V_{j-1}; O is rescaled once that product is in. V therefore arrives a step
-        // after K: step j loads K_{j+1} (into K_{j-1}'s slot) and V_j (into V_{j-2}'s). The
-        // first and the last step are peeled off, so that every step of the loop commits the same
-        // two groups and ptxas can see that wait<1> leaves only P V in flight (with conditional
-        // commits it serializes the MMAs).
-        mma::cp_async_commit();
-        tile_barrier();  // K_0 in
-        if (n_blocks > 1) load(k_tile(1), kg, p.k_stride[0], kBlockN);
-        load(v_tile(0), vg, p.v_stride, 0);
         mma::cp_async_commit();
         wgmma::fence();
-        qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(0)));
+        qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(j)));
         wgmma::commit();
         wgmma::wait<0>();
         wgmma::pin(s);
-        softmax(s, 0, corr);  // O is still 0: nothing to rescale
+        softmax(s, j, corr);
+        rescale(corr);
         pack(s, pa);
-        for (int j = 1; j < n_blocks; ++j) {
-            tile_barrier();  // K_j and V_{j-1} in; everyone is done with K_{j-1} and V_{j-2}
-            if (j + 1 < n_blocks) load(k_tile(j + 1), kg, p.k_stride[0], (j + 1) * kBlockN);
-            load(v_tile(j), vg, p.v_stride, j * kBlockN);
-            mma::cp_async_commit();
-            wgmma::fence();  // o and pa were written by ordinary instructions
-            qk<D>(s, q_tile, wg * 64, mma::smem_addr(k_tile(j)));
-            wgmma::commit();
-            pv<D>(o, pa, mma::smem_addr(v_tile(j - 1)));
-            wgmma::commit();
-            wgmma::wait<1>();  // S_j; P_{j-1} V_{j-1} may still run
-            wgmma::pin(s);
-            softmax(s, j, corr);
-            wgmma::wait<0>();
-            wgmma::pin(o);
-            wgmma::pin(pa);
-            rescale(corr);
-            pack(s, pa);
-        }
-        tile_barrier();  // V_{n-1} in
-        wgmma::fence();
-        pv<D>(o, pa, mma::smem_addr(v_tile(n_blocks - 1)));
+        wgmma::fence();  // o and pa were written by ordinary instructions
+        pv<D>(o, pa, mma::smem_addr(v_tile(j)));
         wgmma::commit();
         wgmma::wait<0>();
         wgmma::pin(o);
+        wgmma::pin(pa);
     }
     mma::cp_async_wait<0>();
 
@@ -299,9 +250,9 @@ __global__ void __launch_bounds__(kThreads, 1) flash3_fwd_kernel(const FlashPara
 #endif
 }
 
-template <int D, bool CAUSAL, bool OVERLAP>
+template <int D, bool CAUSAL>
 ember_status launch(const FlashParams& p, const Seqs& seqs, int n_heads, cudaStream_t stream, std::string* error) {
-    auto kernel = flash3_fwd_kernel<D, CAUSAL, OVERLAP>;
+    auto kernel = flash3_fwd_kernel<D, CAUSAL>;
     constexpr size_t smem = smem_bytes(D);
     EMBER_CU_TRY(allow_smem(reinterpret_cast<const void*>(kernel), smem, "attention (wgmma)", error));
     const unsigned m_blocks = static_cast<unsigned>(ceil_div(seqs.max_len, kBlockM));
@@ -325,15 +276,12 @@ bool attention_wgmma_applies(const AttentionArgs& a) {
     return compute_capability() == 90;  // sm_90a machine code runs on 9.0 only
 }
 
-ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error, bool overlap) {
+ember_status attention_wgmma(const AttentionArgs& a, cudaStream_t stream, std::string* error) {
     EMBER_CU_REQUIRE(attention_wgmma_applies(a), "attention: the wgmma path does not apply to these operands");
     const FlashParams p = flash_params(a);
     using Launch = ember_status (*)(const FlashParams&, const Seqs&, int, cudaStream_t, std::string*);
-    // [head_dim 128][causal][overlap]
-    static constexpr Launch kLaunch[2][2][2] = {
-        {{launch<64, false, false>, launch<64, false, true>}, {launch<64, true, false>, launch<64, true, true>}},
-        {{launch<128, false, false>, launch<128, false, true>}, {launch<128, true, false>, launch<128, true, true>}}};
-    return kLaunch[a.head_dim == 128][a.causal][overlap](p, a.seqs, a.n_heads, stream, error);
+    static constexpr Launch kLaunch[2][2] = {{launch<64, false>, launch<64, true>}, {launch<128, false>, launch<128, true>}};
+    return kLaunch[a.head_dim == 128][a.causal](p, a.seqs, a.n_heads, stream, error);
 }
 
 }  // namespace ember::cuda

@@ -14,9 +14,9 @@
 // (memory_pool.cuh) keeps a freed block away from new work until every stream has passed it.
 // Every CUDA error becomes an ember::Error; an out-of-memory error leaves the backend usable.
 //
-// CUDA graphs (EMBER_CUDA_GRAPHS=1): record() captures the calling thread's stream into a graph
-// (thread-local capture mode, so other threads' calls go on as usual) and replay() launches it
-// there. Launching costs a few microseconds per kernel on the host; a short batch's forward pass
+// CUDA graphs (on unless EMBER_CUDA_GRAPHS=0): record() captures the calling thread's stream into
+// a graph (thread-local capture mode, so other threads' calls go on as usual) and replay()
+// launches it there. Launching costs a few microseconds per kernel on the host; a short batch's forward pass
 // is hundreds of kernels that each run for less than that, so a replay is what lets a single
 // query run at the speed of the device. Any failure while recording ends the capture and
 // returns no recording: the caller runs the ops directly, and an error they hold is reported then.
@@ -275,7 +275,7 @@ std::unique_ptr<Recording> CudaBackend::record(const std::function<void()>& ops,
         if (why) *why = reason;
         return nullptr;
     };
-    if (!graphs_) return fail("CUDA graphs are off (EMBER_CUDA_GRAPHS=1 turns them on)");
+    if (!graphs_) return fail("CUDA graphs are off (EMBER_CUDA_GRAPHS=0)");
     cudaStream_t s = stream();
     check(cudaStreamSynchronize(s), "synchronize before recording");  // the pool's rule for a capturing stream
     pool_.set_capturing(s, true);
@@ -377,8 +377,8 @@ Precision precision_from_env() {
 
 bool graphs_from_env() {
     const char* v = std::getenv("EMBER_CUDA_GRAPHS");
-    if (v == nullptr || *v == '\0' || std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
-    if (std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
+    if (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
     EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_GRAPHS=%s: expected 0 / off or 1 / on", v);
 }
 

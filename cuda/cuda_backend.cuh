@@ -16,8 +16,8 @@ enum class Precision {
 // INVALID_ARGUMENT.
 Precision precision_from_env();
 
-// EMBER_CUDA_GRAPHS: unset / "0" / "off" -> false, "1" / "on" -> true (Backend::record makes CUDA
-// graphs), anything else INVALID_ARGUMENT.
+// EMBER_CUDA_GRAPHS: unset / "1" / "on" -> true (Backend::record makes CUDA graphs), "0" / "off"
+// -> false, anything else INVALID_ARGUMENT.
 bool graphs_from_env();
 
 // Throws BACKEND_UNAVAILABLE for devices older than sm_80.

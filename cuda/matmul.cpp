@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "cublaslt.cuh"
+#include "matmul_wgmma.cuh"
 
 namespace ember::cuda {
 
@@ -97,6 +98,10 @@ MatmulPath choose_matmul(const MatmulArgs& a) {
         return MatmulPath::Wgmma;
     if (env_equals("EMBER_CUBLASLT", "1") && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
     if (matmul_small_m_applies(a)) return MatmulPath::SmallM;
+    // wgmma: 1.6x the mma.sync kernel on an H200 (BENCHMARKS.md), once its 128 x 256 tiles fill
+    // every multiprocessor; below that the mma.sync kernel's smaller tiles spread the work wider.
+    if (matmul_wgmma_applies(a) && ceil_div(a.x.rows, wgmma::kBM) * ceil_div(a.w.n, wgmma::kBN) >= sm_count())
+        return MatmulPath::Wgmma;
     if (matmul_tc_applies(a)) return MatmulPath::TensorCore;
     return MatmulPath::Simt;
 }

@@ -9,13 +9,13 @@
 //               row once, all m rows at a time (matmul_simt.cu).
 //   Simt        everything else (f32 activations, the fp32-compute mode, odd sizes): 64 x 64 tiles
 //               of float FMAs (matmul_simt.cu).
-//   CublasLt    optional (EMBER_CUBLASLT=1 and libcublasLt.so.13 loadable): bf16 x, W, y, no bias.
+//   CublasLt    opt-in (EMBER_CUBLASLT=1 and libcublasLt.so.13 loadable): bf16 x, W, y, no bias,
+//               m > 8; before every hand-written path.
 //   Wgmma       bf16 x, y, W in bf16, Q8_0, Q4_K or Q6_K, on compute capability 9.0 (H100 /
 //               H200), k a multiple of 64: warpgroup MMAs from swizzled shared memory
-//               (matmul_wgmma.cu). Taken only with EMBER_CUDA_MATMUL=wgmma until a GPU run has
-//               checked it.
-// EMBER_CUDA_MATMUL=tc|smallm|simt|wgmma forces a path where it applies (diagnosis); unset =
-// automatic.
+//               (matmul_wgmma.cu). Taken before TensorCore where its 128 x 256 tiles fill the GPU.
+// EMBER_CUDA_MATMUL=tc|smallm|simt|wgmma forces a path where it applies (diagnosis, the
+// benchmark's mma.sync rows); unset = automatic.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -1,13 +1,13 @@
 // CUDA benchmarks for ci/gpu-check.sh. Each prints human-readable lines and, for the summary table,
 // lines "RESULT <key> <value> <unit>".
 //
-//   ember_cuda_bench attention            flash attention TFLOP/s (bf16, head_dim 128) on the
-//                                         issue's shapes, and at B1 S32768 with SelfExtend
-//                                         (W = 512) against the same shape without it; FLOPs =
-//                                         4 B H S^2 D (causal: half), whatever SelfExtend adds
+//   ember_cuda_bench attention            the mma.sync flash kernel's TFLOP/s (bf16, head_dim
+//                                         128) on the shapes, and at B1 S32768 with
+//                                         SelfExtend (W = 512) against the same shape without it;
+//                                         FLOPs = 4 B H S^2 D (causal: half), whatever SelfExtend
+//                                         adds
 //   ember_cuda_bench attention wgmma      the same shapes (SelfExtend's left out) on the sm_90a
-//                                         wgmma kernel, keys <shape>_wgmma (its overlapped
-//                                         schedule) and <shape>_wgmma_serial
+//                                         wgmma kernel (the default on 9.0), keys <shape>_wgmma
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
@@ -108,8 +108,8 @@ void* random_bytes(size_t n, uint64_t seed, int32_t dtype) {
     return p;
 }
 
-// with_wgmma: the sm_90a wgmma kernel instead of the default path, on the shapes it takes (its
-// own invocation in ci/gpu-check.sh, like the wgmma matmul); rows keyed <shape>_wgmma.
+// with_wgmma: the sm_90a wgmma kernel instead of the flash one, on the shapes it takes (its own
+// invocation in ci/gpu-check.sh, like the wgmma matmul); rows keyed <shape>_wgmma.
 int bench_attention(bool with_wgmma) {
     struct Shape {
         const char* key;
@@ -164,38 +164,26 @@ int bench_attention(bool with_wgmma) {
                 a.k_group_future = Tensor{grouped[3], EMBER_DTYPE_BF16, T, W, W};
             }
         }
-        // The wgmma kernel in both schedules: overlapped (the path's) and serial (its reference).
-        struct Variant {
-            const char* suffix;
-            AttentionPath path;
-            bool overlap;
-        };
-        const std::vector<Variant> variants =
-            with_wgmma ? std::vector<Variant>{{"_wgmma", AttentionPath::Wgmma, true}, {"_wgmma_serial", AttentionPath::Wgmma, false}}
-                       : std::vector<Variant>{{"", choose_attention(a), true}};
+        const AttentionPath path = with_wgmma ? AttentionPath::Wgmma : AttentionPath::Flash;
+        const std::string key = std::string(s.key) + (with_wgmma ? "_wgmma" : "");
+        const bool applies = attention_path_applies(a, path);
+        std::printf("%-26s path %s%s\n", key.c_str(), attention_path_name(path), applies ? "" : " does not apply");
         bool ok = true;
         std::string err;
-        for (const Variant& var : variants) {
-            const std::string key = std::string(s.key) + var.suffix;
-            const bool applies = attention_path_applies(a, var.path);
-            std::printf("%-26s path %s%s%s\n", key.c_str(), attention_path_name(var.path), var.overlap ? "" : " (serial)",
-                        applies ? "" : " does not apply");
-            if (!applies) continue;
-            const double ms = time_ms([&] {
-                const ember_status st = var.path == AttentionPath::Wgmma ? attention_wgmma(a, nullptr, &err, var.overlap)
-                                                                         : attention_with(a, var.path, nullptr, &err);
-                if (st != EMBER_OK) ok = false;
-            });
-            if (!ok) break;
-            const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
-            const double tf = flops / (ms * 1e-3) / 1e12;
-            std::printf("%-26s %10.3f %10.1f\n", key.c_str(), ms, tf);
-            std::printf("RESULT %s %.1f TFLOP/s\n", key.c_str(), tf);
-        }
+        const double ms = applies ? time_ms([&] {
+            if (ok && attention_with(a, path, nullptr, &err) != EMBER_OK) ok = false;
+        })
+                                  : NAN;
         for (void* g : grouped) cudaFree(g);
         if (!ok) {
             std::fprintf(stderr, "attention failed: %s\n", err.c_str());
             return 1;
+        }
+        if (applies) {
+            const double flops = 4.0 * s.B * s.H * double(s.S) * s.S * s.D * (s.causal ? 0.5 : 1.0);
+            const double tf = flops / (ms * 1e-3) / 1e12;
+            std::printf("%-26s %10.3f %10.1f\n", key.c_str(), ms, tf);
+            std::printf("RESULT %s %.1f TFLOP/s\n", key.c_str(), tf);
         }
         cudaFree(q);
         cudaFree(k);
@@ -462,23 +450,27 @@ int bench_e2e(int argc, char** argv) {
         std::fclose(f);
     }
     // One query of `query` tokens at a time (an online search request): launch-bound, so this is
-    // where CUDA graphs pay. The same weights loaded again with EMBER_CUDA_GRAPHS=1; its warm-up
-    // covers the first call (direct) and the second (recorded).
+    // where CUDA graphs pay. The same weights loaded without graphs (EMBER_CUDA_GRAPHS=0) and with
+    // them (the default); the warm-up covers the first call (direct) and the second (recorded).
     int rc = 0;
     if (query > 0) {
+        // Two loads of the same weights: CUDA graphs off, and as loaded by default (on).
+        ember_model_free(m);
+        m = nullptr;
+        ember_model* g = nullptr;
+        setenv("EMBER_CUDA_GRAPHS", "0", 1);
+        ember_status st = ember_model_load(path.c_str(), &o, &m);
+        unsetenv("EMBER_CUDA_GRAPHS");
+        if (st == EMBER_OK) st = ember_model_load(path.c_str(), &o, &g);
+        if (st != EMBER_OK) {
+            std::fprintf(stderr, "load for the one-query rows failed: %s\n", ember_last_error());
+            ember_model_free(m);
+            return 1;
+        }
         const std::vector<int32_t> cu{0, query}, ids = random_ids(query);
         std::vector<float> plain_out, graphs_out;
         constexpr int kWarm = 5, kReps = 50;
         const double plain = embed_seconds(m, ids, cu, info.embedding_size, kWarm, kReps, &plain_out);
-        setenv("EMBER_CUDA_GRAPHS", "1", 1);
-        ember_model* g = nullptr;
-        const ember_status st = ember_model_load(path.c_str(), &o, &g);
-        unsetenv("EMBER_CUDA_GRAPHS");
-        if (st != EMBER_OK) {
-            std::fprintf(stderr, "load with CUDA graphs failed: %s\n", ember_last_error());
-            ember_model_free(m);
-            return 1;
-        }
         const double graphs = embed_seconds(g, ids, cu, info.embedding_size, kWarm, kReps, &graphs_out);
         const Json rt = model_runtime(g);
         ember_model_free(g);

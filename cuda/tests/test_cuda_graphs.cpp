@@ -1,4 +1,4 @@
-// CUDA graphs (EMBER_CUDA_GRAPHS=1): Decoder::forward's replays of recorded passes on the device.
+// CUDA graphs (on unless EMBER_CUDA_GRAPHS=0): Decoder::forward's replays of recorded passes on the device.
 // A decoder on a backend that records and one on a backend that does not share the weights; every
 // batch must give both the same numbers bit for bit (the kernels are deterministic and a replay
 // launches the same kernels with the same grids), and the recording must really be made and
@@ -162,8 +162,10 @@ TEST_CASE("EMBER_CUDA_GRAPHS takes 0 / off / 1 / on [host]") {
     CHECK(cuda::graphs_from_env());
     setenv("EMBER_CUDA_GRAPHS", "0", 1);
     CHECK(!cuda::graphs_from_env());
+    setenv("EMBER_CUDA_GRAPHS", "off", 1);
+    CHECK(!cuda::graphs_from_env());
     setenv("EMBER_CUDA_GRAPHS", "yes please", 1);
     CHECK_THROWS_AS(cuda::graphs_from_env(), ember::Error);
     unsetenv("EMBER_CUDA_GRAPHS");
-    CHECK(!cuda::graphs_from_env());
+    CHECK(cuda::graphs_from_env());  // the default
 }

@@ -209,9 +209,9 @@ EMBER_API ember_status ember_model_describe(const ember_model* model, char* buf,
                                             size_t* needed);
 
 /* What the model has done at run time so far, as one JSON object (buffer rules as
- * ember_model_describe): "graphs": whether this model replays CUDA graphs (EMBER_CUDA_GRAPHS=1),
- * and how many passes were recorded, replayed, failed to record or replay (they ran directly),
- * evicted, live now, and the last failure's message. */
+ * ember_model_describe): "graphs": whether this model replays CUDA graphs (on unless
+ * EMBER_CUDA_GRAPHS=0), and how many passes were recorded, replayed, failed to record or replay
+ * (they ran directly), evicted, live now, and the last failure's message. */
 EMBER_API ember_status ember_model_runtime(const ember_model* model, char* buf, size_t buf_len, size_t* needed);
 
 /* Intermediate outputs of particular architectures, for checks against reference

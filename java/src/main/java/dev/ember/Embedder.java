@@ -516,9 +516,9 @@ public final class Embedder implements AutoCloseable {
 
     /**
      * What the model has done at run time so far, as a JSON object: {@code "graphs"} says whether
-     * the CUDA backend replays CUDA graphs for short batches ({@code EMBER_CUDA_GRAPHS=1}) and how
-     * many passes were recorded, replayed, or failed to record or replay (those ran directly; the
-     * last failure's message is kept).
+     * the CUDA backend replays CUDA graphs for short batches (on unless {@code EMBER_CUDA_GRAPHS=0})
+     * and how many passes were recorded, replayed, or failed to record or replay (those ran
+     * directly; the last failure's message is kept).
      */
     public String runtime() {
         return withModel(model::runtime);
