@@ -258,7 +258,7 @@ TEST_CASE("attention: the wgmma path on 70,000 short sequences [wgmma]") {
     }
     uint64_t seed = test::test_seed() + 650;
     for (bool causal : {false, true})
-        CHECK(check_problem(make_problem(many_sequences(), causal, EMBER_DTYPE_BF16, seed += 3), true) == 2);
+        CHECK(check_problem(make_problem(many_sequences(), causal, EMBER_DTYPE_BF16, seed += 3), true) == 1);
 }
 
 // Structured inputs whose outputs name what the kernel read, so that one failing GPU run says
