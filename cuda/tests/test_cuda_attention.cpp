@@ -251,6 +251,38 @@ TEST_CASE("attention: the wgmma path (H100 / H200) against float64 [wgmma]") {
     MESSAGE("wgmma attention: " << runs << " runs compared");
 }
 
+// The default on a 9.0 device: wgmma wherever it applies, flash for SelfExtend, generic for a
+// head_dim the tensor-core kernels do not take. choose_attention reads no memory.
+TEST_CASE("attention: the default takes wgmma on 9.0, flash for SelfExtend [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    void* const p = reinterpret_cast<void*>(uintptr_t(1) << 20);
+    const std::vector<int32_t> cu{0, 512};
+    AttentionArgs a;
+    for (Tensor* t : {&a.out, &a.q, &a.k, &a.v, &a.q_group, &a.k_group, &a.q_group_future, &a.k_group_future})
+        *t = Tensor{p, EMBER_DTYPE_BF16, 512, 2048, 2048};
+    a.seqs.cu_seqlens = static_cast<const int32_t*>(p);
+    a.seqs.cu_seqlens_host = cu.data();
+    a.seqs.n_seqs = 1;
+    a.seqs.total_tokens = a.seqs.max_len = 512;
+    a.n_heads = a.n_kv_heads = 16;
+    a.head_dim = 128;
+    a.scale = 0.088f;
+    for (bool causal : {false, true}) {
+        a.causal = causal;
+        a.self_extend_window = 0;
+        CHECK(choose_attention(a) == AttentionPath::Wgmma);
+        a.self_extend_window = 64;
+        CHECK(choose_attention(a) == AttentionPath::Flash);
+    }
+    a.self_extend_window = 0;
+    a.head_dim = 16;
+    a.n_heads = a.n_kv_heads = 128;
+    CHECK(choose_attention(a) == AttentionPath::Generic);
+}
+
 TEST_CASE("attention: the wgmma path on 70,000 short sequences [wgmma]") {
     if (compute_capability() != 90) {
         MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");

@@ -200,6 +200,29 @@ TEST_CASE("matmul: the wgmma path (H100 / H200) on ragged tiles [wgmma]") {
 // says which part of the wgmma layout is wrong (the k order of a row, the row of W behind a
 // column, the row of x behind a row) instead of only that the numbers differ. Small integers,
 // exact in bf16 and in the f32 sums.
+// The default path on a 9.0 device: wgmma once its 128 x 256 tiles fill the GPU (H200: 132
+// multiprocessors), the mma.sync kernel for fewer rows, small-m for a handful, and never wgmma for
+// a weight type it has no decoder for. choose_matmul reads no memory: the pointers are only
+// aligned addresses.
+TEST_CASE("matmul: the default takes wgmma where its tiles fill the GPU [wgmma]") {
+    if (compute_capability() != 90) {
+        MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
+        return;
+    }
+    REQUIRE(sm_count() <= 128 * 4);  // the "fills the GPU" case below: 128 x 4 tiles
+    void* const p = reinterpret_cast<void*>(uintptr_t(1) << 20);
+    auto args = [&](int64_t m, int32_t wt) {
+        const int64_t n = 1024, k = 1024;
+        return MatmulArgs{Tensor{p, EMBER_DTYPE_BF16, m, n, n}, Tensor{p, EMBER_DTYPE_BF16, m, k, k}, Weight{p, wt, n, k},
+                          nullptr, false};
+    };
+    CHECK(choose_matmul(args(16384, EMBER_DTYPE_BF16)) == MatmulPath::Wgmma);
+    CHECK(choose_matmul(args(16384, EMBER_DTYPE_Q8_0)) == MatmulPath::Wgmma);
+    CHECK(choose_matmul(args(16384, EMBER_DTYPE_F16)) == MatmulPath::TensorCore);
+    CHECK(choose_matmul(args(16, EMBER_DTYPE_BF16)) == MatmulPath::TensorCore);  // 1 x 4 tiles
+    CHECK(choose_matmul(args(4, EMBER_DTYPE_BF16)) == MatmulPath::SmallM);
+}
+
 TEST_CASE("matmul: the wgmma path reads the element each output names [wgmma]") {
     if (compute_capability() != 90) {
         MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");
