@@ -177,7 +177,7 @@ bad=0
 for mode in fast fp32; do
   for g in qwen3-tiny qwen3-tiny-bf16 llama-bidir-tiny nvembed-tiny causal2vec-tiny; do
     python3 "$root/ci/gpu/goldens.py" to-jsonl "$root/tests/goldens/\$g" "$work/\$g.jsonl" || { bad=1; continue; }
-    if EMBER_CUDA_PRECISION=\$mode "\${java[@]}" embed --model "$root/tests/goldens/\$g" --backend cuda \
+    if "\${java[@]}" embed --model "$root/tests/goldens/\$g" --backend cuda --cuda-precision \$mode \
          --input "$work/\$g.jsonl" --output "$work/\$g.\$mode.out.jsonl"; then
       python3 "$root/ci/gpu/goldens.py" compare "$root/tests/goldens/\$g" "$work/\$g.\$mode.out.jsonl" --mode \$mode || bad=1
     else

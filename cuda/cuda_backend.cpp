@@ -64,8 +64,9 @@ void check(cudaError_t err, const char* what) {
 
 class CudaBackend final : public Backend {
   public:
-    CudaBackend(int device, Precision precision, bool graphs)
-        : device_(device), precision_(precision), graphs_(graphs), pool_(device) {
+    CudaBackend(int device, const Settings& settings)
+        : device_(device), precision_(settings.precision), graphs_(settings.graphs), cublaslt_(settings.cublaslt),
+          pool_(device) {
         check(cudaSetDevice(device), "cudaSetDevice");
         cudaDeviceProp prop{};
         check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
@@ -90,10 +91,10 @@ class CudaBackend final : public Backend {
 
     BackendKind kind() const override { return BackendKind::Cuda; }
     std::string describe() const override {
-        return format("cuda:%d (%s, sm_%d%d, %d SMs, %.0f GiB, %s%s)", device_, name_.c_str(), cc_major_, cc_minor_,
-                      sms_, memory_ / 1073741824.0,
+        return format("cuda:%d (%s, sm_%d%d, %d SMs, %.0f GiB, %s%s%s)", device_, name_.c_str(), cc_major_,
+                      cc_minor_, sms_, memory_ / 1073741824.0,
                       precision_ == Precision::Fast ? "bf16 activations, tensor cores" : "fp32 compute",
-                      graphs_ ? ", CUDA graphs" : "");
+                      graphs_ ? ", CUDA graphs" : "", cublaslt_ ? ", cuBLASLt matmuls" : "");
     }
     int32_t activation_dtype() const override {
         return precision_ == Precision::Fast ? EMBER_DTYPE_BF16 : EMBER_DTYPE_F32;
@@ -157,7 +158,7 @@ class CudaBackend final : public Backend {
         run([&](cudaStream_t s, std::string* e) { return cuda::embed_rows(out, table, ids, s, e); });
     }
     void matmul(const Tensor& y, const Tensor& x, const Weight& w, const float* bias, bool accumulate) override {
-        const MatmulArgs a{y, x, w, bias, accumulate};
+        const MatmulArgs a{y, x, w, bias, accumulate, cublaslt_};
         run([&](cudaStream_t s, std::string* e) { return cuda::matmul(a, s, e); });
     }
     void rmsnorm(const Tensor& x, const Tensor* residual, const float* weight, float eps, const Tensor& y) override {
@@ -261,6 +262,7 @@ class CudaBackend final : public Backend {
     const int device_;
     const Precision precision_;
     const bool graphs_;
+    const bool cublaslt_;
     const uint64_t id_ = g_backend_ids.fetch_add(1);
     std::string name_;
     int cc_major_ = 0, cc_minor_ = 0, sms_ = 0;
@@ -382,8 +384,26 @@ bool graphs_from_env() {
     EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_GRAPHS=%s: expected 0 / off or 1 / on", v);
 }
 
-std::unique_ptr<Backend> make_backend(int device, Precision precision, bool graphs) {
-    return std::make_unique<CudaBackend>(device, precision, graphs);
+bool cublaslt_from_env() {
+    const char* v = std::getenv("EMBER_CUBLASLT");
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
+    if (std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
+    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUBLASLT=%s: expected 0 / off or 1 / on", v);
+}
+
+Settings resolve_settings(const CudaSettings& requested) {
+    auto on = [](int32_t sw, bool (*from_env)()) { return sw == EMBER_SWITCH_DEFAULT ? from_env() : sw == EMBER_SWITCH_ON; };
+    Settings s;
+    s.precision = requested.precision == EMBER_CUDA_PRECISION_DEFAULT ? precision_from_env()
+                  : requested.precision == EMBER_CUDA_PRECISION_FP32  ? Precision::Fp32
+                                                                      : Precision::Fast;
+    s.graphs = on(requested.graphs, graphs_from_env);
+    s.cublaslt = on(requested.cublaslt, cublaslt_from_env);
+    return s;
+}
+
+std::unique_ptr<Backend> make_backend(int device, const Settings& settings) {
+    return std::make_unique<CudaBackend>(device, settings);
 }
 
 }  // namespace cuda

@@ -20,7 +20,20 @@ Precision precision_from_env();
 // -> false, anything else INVALID_ARGUMENT.
 bool graphs_from_env();
 
+// EMBER_CUBLASLT: "1" / "on" -> true (bf16 matmuls through cuBLASLt where it loads), unset / "0" /
+// "off" -> false, anything else INVALID_ARGUMENT.
+bool cublaslt_from_env();
+
+struct Settings {
+    Precision precision = Precision::Fast;
+    bool graphs = true;
+    bool cublaslt = false;
+};
+
+// ember_load_options' CUDA settings where set, else the environment's (the *_from_env above).
+Settings resolve_settings(const CudaSettings& requested);
+
 // Throws BACKEND_UNAVAILABLE for devices older than sm_80.
-std::unique_ptr<Backend> make_backend(int device, Precision precision, bool graphs);
+std::unique_ptr<Backend> make_backend(int device, const Settings& settings);
 
 }  // namespace ember::cuda

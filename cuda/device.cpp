@@ -52,7 +52,7 @@ CudaDeviceInfo cuda_device_info(int index) {
     return info;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int device) {
+std::unique_ptr<Backend> make_cuda_backend(int device, const CudaSettings& settings) {
     std::string reason;
     int count = cuda_device_count(&reason);
     if (count == 0) {
@@ -62,7 +62,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
         EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "CUDA device %d requested, but there are %d device(s)",
                    device, count);
     }
-    return cuda::make_backend(device, cuda::precision_from_env(), cuda::graphs_from_env());
+    return cuda::make_backend(device, cuda::resolve_settings(settings));
 }
 
 }  // namespace ember

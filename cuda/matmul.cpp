@@ -96,7 +96,7 @@ MatmulPath choose_matmul(const MatmulArgs& a) {
     if (env_equals("EMBER_CUDA_MATMUL", "tc") && matmul_tc_applies(a)) return MatmulPath::TensorCore;
     if (env_equals("EMBER_CUDA_MATMUL", "wgmma") && a.x.rows > kSmallMMaxRows && matmul_wgmma_applies(a))
         return MatmulPath::Wgmma;
-    if (env_equals("EMBER_CUBLASLT", "1") && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
+    if (a.cublaslt && a.x.rows > kSmallMMaxRows && lt::applies(a)) return MatmulPath::CublasLt;
     if (matmul_small_m_applies(a)) return MatmulPath::SmallM;
     // wgmma: 1.6x the mma.sync kernel on an H200 (BENCHMARKS.md), once its 128 x 256 tiles fill
     // every multiprocessor; below that the mma.sync kernel's smaller tiles spread the work wider.

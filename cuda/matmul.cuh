@@ -9,8 +9,8 @@
 //               row once, all m rows at a time (matmul_simt.cu).
 //   Simt        everything else (f32 activations, the fp32-compute mode, odd sizes): 64 x 64 tiles
 //               of float FMAs (matmul_simt.cu).
-//   CublasLt    opt-in (EMBER_CUBLASLT=1 and libcublasLt.so.13 loadable): bf16 x, W, y, no bias,
-//               m > 8; before every hand-written path.
+//   CublasLt    opt-in (a.cublaslt: the load option or EMBER_CUBLASLT=1; libcublasLt.so.13
+//               loadable): bf16 x, W, y, no bias, m > 8; before every hand-written path.
 //   Wgmma       bf16 x, y, W in bf16, Q8_0, Q4_K or Q6_K, on compute capability 9.0 (H100 /
 //               H200), k a multiple of 64: warpgroup MMAs from swizzled shared memory
 //               (matmul_wgmma.cu). Taken before TensorCore where its 128 x 256 tiles fill the GPU.
@@ -37,6 +37,7 @@ struct MatmulArgs {
     Weight w;            // n rows of k (device memory)
     const float* bias;   // n floats (device), or null
     bool accumulate;     // y += result
+    bool cublaslt = false;  // the caller allows cuBLASLt (its backend's setting)
 };
 
 // Checks shapes, types and strides; INVALID_ARGUMENT (or MODEL_UNSUPPORTED for a weight type
@@ -44,7 +45,7 @@ struct MatmulArgs {
 ember_status validate_matmul(const MatmulArgs& a, std::string* error);
 
 // The path the launch takes for these arguments (after validate_matmul), honouring
-// EMBER_CUDA_MATMUL and EMBER_CUBLASLT.
+// EMBER_CUDA_MATMUL and a.cublaslt.
 MatmulPath choose_matmul(const MatmulArgs& a);
 
 // Queues the product on `stream`. `force` (tests, benchmarks) picks a path; it must be one that

@@ -42,8 +42,8 @@ struct Pair {
         config.self_extend_group = self_extend.first;
         config.self_extend_window = self_extend.second;
         weights = make_safetensors_source(SafetensorsArchive::open_dir(dir));
-        plain = cuda::make_backend(0, precision, false);
-        graphs = cuda::make_backend(0, precision, true);
+        plain = cuda::make_backend(0, {precision, /*graphs=*/false, /*cublaslt=*/false});
+        graphs = cuda::make_backend(0, {precision, /*graphs=*/true, /*cublaslt=*/false});
         direct = std::make_unique<Decoder>(config, *plain, *weights, "");
         replayed = std::make_unique<Decoder>(config, *graphs, *weights, "");
     }
@@ -157,7 +157,16 @@ TEST_CASE("CUDA graphs: threads sharing recordings get their own results") {
     CHECK(st.replayed > 0);
 }
 
-TEST_CASE("EMBER_CUDA_GRAPHS takes 0 / off / 1 / on [host]") {
+TEST_CASE("EMBER_CUDA_GRAPHS and EMBER_CUBLASLT take 0 / off / 1 / on [host]") {
+    setenv("EMBER_CUBLASLT", "on", 1);
+    CHECK(cuda::cublaslt_from_env());
+    setenv("EMBER_CUBLASLT", "0", 1);
+    CHECK(!cuda::cublaslt_from_env());
+    setenv("EMBER_CUBLASLT", "2", 1);
+    CHECK_THROWS_AS(cuda::cublaslt_from_env(), ember::Error);
+    unsetenv("EMBER_CUBLASLT");
+    CHECK(!cuda::cublaslt_from_env());  // the default
+
     setenv("EMBER_CUDA_GRAPHS", "on", 1);
     CHECK(cuda::graphs_from_env());
     setenv("EMBER_CUDA_GRAPHS", "0", 1);
@@ -168,4 +177,41 @@ TEST_CASE("EMBER_CUDA_GRAPHS takes 0 / off / 1 / on [host]") {
     CHECK_THROWS_AS(cuda::graphs_from_env(), ember::Error);
     unsetenv("EMBER_CUDA_GRAPHS");
     CHECK(cuda::graphs_from_env());  // the default
+}
+
+// ember_load_options' CUDA settings win over the environment; their defaults defer to it.
+TEST_CASE("CUDA settings: load options over the environment over Ember's defaults [host]") {
+    unsetenv("EMBER_CUDA_PRECISION");
+    unsetenv("EMBER_CUDA_GRAPHS");
+    unsetenv("EMBER_CUBLASLT");
+    cuda::Settings s = cuda::resolve_settings(CudaSettings{});
+    CHECK(s.precision == cuda::Precision::Fast);
+    CHECK(s.graphs);
+    CHECK(!s.cublaslt);
+
+    setenv("EMBER_CUDA_PRECISION", "fp32", 1);
+    setenv("EMBER_CUDA_GRAPHS", "off", 1);
+    setenv("EMBER_CUBLASLT", "1", 1);
+    s = cuda::resolve_settings(CudaSettings{});
+    CHECK(s.precision == cuda::Precision::Fp32);
+    CHECK(!s.graphs);
+    CHECK(s.cublaslt);
+    s = cuda::resolve_settings(CudaSettings{EMBER_CUDA_PRECISION_FAST, EMBER_SWITCH_ON, EMBER_SWITCH_OFF});
+    CHECK(s.precision == cuda::Precision::Fast);
+    CHECK(s.graphs);
+    CHECK(!s.cublaslt);
+
+    unsetenv("EMBER_CUDA_PRECISION");
+    unsetenv("EMBER_CUDA_GRAPHS");
+    unsetenv("EMBER_CUBLASLT");
+    s = cuda::resolve_settings(CudaSettings{EMBER_CUDA_PRECISION_FP32, EMBER_SWITCH_OFF, EMBER_SWITCH_ON});
+    CHECK(s.precision == cuda::Precision::Fp32);
+    CHECK(!s.graphs);
+    CHECK(s.cublaslt);
+
+    // A bad environment value fails only where it is consulted.
+    setenv("EMBER_CUBLASLT", "yes please", 1);
+    CHECK_THROWS_AS(cuda::resolve_settings(CudaSettings{}), ember::Error);
+    CHECK(cuda::resolve_settings(CudaSettings{EMBER_CUDA_PRECISION_DEFAULT, EMBER_SWITCH_DEFAULT, EMBER_SWITCH_ON}).cublaslt);
+    unsetenv("EMBER_CUBLASLT");
 }

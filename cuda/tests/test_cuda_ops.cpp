@@ -403,7 +403,7 @@ TEST_CASE("backend latent_pool matches latent_pool_ref in both precision modes")
                              nb = wv(d, 0.1f), fw = wv(d, 1.0f), fb = wv(d, 0.1f);
     for (Precision prec : {Precision::Fp32, Precision::Fast}) {
         INFO((prec == Precision::Fast ? "fast" : "fp32"));
-        std::unique_ptr<Backend> be = make_backend(0, prec, false);
+        std::unique_ptr<Backend> be = make_backend(0, {prec, /*graphs=*/false, /*cublaslt=*/false});
         const int32_t A = be->activation_dtype();
         const std::vector<float> x = rounded(A, test::random_floats(T * d, seed += 3, 1.0f));
         DeviceArray dx(A, x), dout(EMBER_DTYPE_F32, static_cast<size_t>(3 * d)), dtok(EMBER_DTYPE_F32, static_cast<size_t>(T * d));
@@ -469,7 +469,7 @@ TEST_CASE("backend latent_pool matches latent_pool_ref in both precision modes")
 }
 
 TEST_CASE("backend: out of device memory is a typed error and the backend stays usable") {
-    std::unique_ptr<Backend> be = make_backend(0, Precision::Fast, false);
+    std::unique_ptr<Backend> be = make_backend(0, {Precision::Fast, /*graphs=*/false, /*cublaslt=*/false});
     bool threw = false;
     try {
         Buffer huge = be->alloc(size_t(1) << 50);  // a petabyte
@@ -490,7 +490,7 @@ TEST_CASE("backend: out of device memory is a typed error and the backend stays 
 }
 
 TEST_CASE("backend: concurrent calls from several threads (one stream each) give the single-thread results") {
-    std::unique_ptr<Backend> be = make_backend(0, Precision::Fast, false);
+    std::unique_ptr<Backend> be = make_backend(0, {Precision::Fast, /*graphs=*/false, /*cublaslt=*/false});
     const int64_t m = 300, n = 256, k = 512;
     const std::vector<float> w = test::random_floats(n * k, test::test_seed() + 90, 0.1f);
     Buffer ws;

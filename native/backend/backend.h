@@ -213,6 +213,13 @@ struct CudaDeviceInfo {
 };
 // Device `index` as the driver reports it; throws BACKEND_UNAVAILABLE / INVALID_ARGUMENT.
 CudaDeviceInfo cuda_device_info(int index);
-std::unique_ptr<Backend> make_cuda_backend(int device);
+// ember_load_options' CUDA settings as the caller gave them (ember_cuda_precision and ember_switch
+// values, checked by the loader); the CUDA build resolves the defaults from the environment.
+struct CudaSettings {
+    int32_t precision = EMBER_CUDA_PRECISION_DEFAULT;
+    int32_t graphs = EMBER_SWITCH_DEFAULT;
+    int32_t cublaslt = EMBER_SWITCH_DEFAULT;
+};
+std::unique_ptr<Backend> make_cuda_backend(int device, const CudaSettings& settings);
 
 }  // namespace ember

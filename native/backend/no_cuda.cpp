@@ -16,7 +16,7 @@ CudaDeviceInfo cuda_device_info(int) {
                "this build of Ember has no CUDA backend (use the linux-x86_64-gpu native jar)");
 }
 
-std::unique_ptr<Backend> make_cuda_backend(int) {
+std::unique_ptr<Backend> make_cuda_backend(int, const CudaSettings&) {
     EMBER_FAIL(EMBER_ERR_BACKEND_UNAVAILABLE,
                "CUDA backend requested, but this build of Ember has no CUDA backend "
                "(use the linux-x86_64-gpu native jar)");

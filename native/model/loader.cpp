@@ -19,15 +19,27 @@ namespace ember {
 
 namespace {
 
+// Checked for every backend, so that a bad value fails where it is written, not on the next
+// machine that has a GPU.
+CudaSettings cuda_settings(const ember_load_options& opts) {
+    EMBER_CHECK_ARG(opts.cuda_precision >= EMBER_CUDA_PRECISION_DEFAULT && opts.cuda_precision <= EMBER_CUDA_PRECISION_FP32,
+                    "cuda_precision %d: expected 0 (default), 1 (fast) or 2 (fp32)", opts.cuda_precision);
+    for (const auto& [value, name] : {std::pair{opts.cuda_graphs, "cuda_graphs"}, std::pair{opts.cuda_cublaslt, "cuda_cublaslt"}})
+        EMBER_CHECK_ARG(value >= EMBER_SWITCH_DEFAULT && value <= EMBER_SWITCH_OFF,
+                        "%s %d: expected 0 (default), 1 (on) or 2 (off)", name, value);
+    return CudaSettings{opts.cuda_precision, opts.cuda_graphs, opts.cuda_cublaslt};
+}
+
 std::unique_ptr<Backend> make_backend(const ember_load_options& opts) {
+    const CudaSettings cuda = cuda_settings(opts);
     switch (opts.backend) {
         case EMBER_BACKEND_CPU: return make_cpu_backend(opts.threads);
-        case EMBER_BACKEND_CUDA: return make_cuda_backend(opts.device);
+        case EMBER_BACKEND_CUDA: return make_cuda_backend(opts.device, cuda);
         case EMBER_BACKEND_AUTO: {
             std::string reason;
             if (cuda_device_count(&reason) > 0) {
                 try {
-                    return make_cuda_backend(opts.device);
+                    return make_cuda_backend(opts.device, cuda);
                 } catch (const Error& e) {
                     if (e.status() != EMBER_ERR_BACKEND_UNAVAILABLE) throw;
                 }

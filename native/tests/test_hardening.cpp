@@ -177,6 +177,40 @@ TEST_CASE("hardening: absurd thread counts are refused, not attempted") {
     CHECK(std::string(ember_last_error()).find("threads") != std::string::npos);
 }
 
+TEST_CASE("hardening: CUDA settings out of range are refused on every backend; valid ones load on the CPU") {
+    auto tiny = ember::fuzz::tiny_model("llama", "F32", 1);
+    TempModel dir(tiny);
+    struct Case {
+        int32_t precision, graphs, cublaslt;
+        const char* field;  // nullptr: valid
+    };
+    const Case cases[] = {{3, 0, 0, "cuda_precision"}, {-1, 0, 0, "cuda_precision"}, {0, 3, 0, "cuda_graphs"},
+                          {0, 0, -2, "cuda_cublaslt"},  {0, 0, 0, nullptr},                {2, 2, 1, nullptr},
+                          {1, 1, 2, nullptr}};
+    for (const Case& c : cases) {
+        for (int32_t backend : {EMBER_BACKEND_CPU, EMBER_BACKEND_AUTO}) {
+            INFO("precision " << c.precision << " graphs " << c.graphs << " cublaslt " << c.cublaslt << " backend " << backend);
+            ember_load_options o;
+            ember_load_options_init(&o);
+            o.backend = backend;
+            o.threads = 1;
+            o.cuda_precision = c.precision;
+            o.cuda_graphs = c.graphs;
+            o.cuda_cublaslt = c.cublaslt;
+            ember_model* m = nullptr;
+            const ember_status st = ember_model_load(dir.dir.c_str(), &o, &m);
+            if (c.field) {
+                CHECK(st == EMBER_ERR_INVALID_ARGUMENT);
+                CHECK(m == nullptr);
+                CHECK(std::string(ember_last_error()).find(c.field) != std::string::npos);
+            } else {
+                CHECK(st == EMBER_OK);  // AUTO falls back to the CPU here: no device
+                ember_model_free(m);
+            }
+        }
+    }
+}
+
 #ifndef EMBER_TEST_ASAN  // ASan reserves terabytes of address space: RLIMIT_AS cannot be used
 TEST_CASE("hardening: a thread pool the system cannot start throws OUT_OF_MEMORY instead of terminating") {
     // In a child process: cap the address space so thread stacks cannot be mapped.

@@ -83,6 +83,20 @@ typedef enum ember_rope_scaling {
     EMBER_ROPE_SCALING_LLAMA3 = 6   /* Llama 3.1 (low_freq_factor 1, high_freq_factor 4) */
 } ember_rope_scaling;
 
+/* CUDA settings (ember_load_options); each *_DEFAULT defers to the environment variable named,
+ * then to Ember's default. A setting has no effect on the CPU backend. */
+typedef enum ember_cuda_precision {
+    EMBER_CUDA_PRECISION_DEFAULT = 0, /* EMBER_CUDA_PRECISION=fast|fp32, else FAST */
+    EMBER_CUDA_PRECISION_FAST = 1,    /* bf16 activations between ops, f32 accumulation, tensor cores */
+    EMBER_CUDA_PRECISION_FP32 = 2     /* f32 throughout on CUDA cores (within ~1e-6 of float64) */
+} ember_cuda_precision;
+
+typedef enum ember_switch {
+    EMBER_SWITCH_DEFAULT = 0,
+    EMBER_SWITCH_ON = 1,
+    EMBER_SWITCH_OFF = 2
+} ember_switch;
+
 typedef struct ember_load_options {
     int32_t backend;      /* ember_backend */
     int32_t threads;      /* CPU worker threads; <= 0 picks the number of cores */
@@ -96,11 +110,16 @@ typedef struct ember_load_options {
                                    keep their positions, farther ones use positions / G */
     int32_t attention_scaling;  /* N >= 2: attention logits x max(log_N(L), 1) for a sequence of L
                                    tokens (LongEmbed uses N = 512); 0: off */
-    int32_t reserved[5];        /* zero */
+    int32_t cuda_precision;     /* ember_cuda_precision */
+    int32_t cuda_graphs;        /* ember_switch: replay CUDA graphs for short batches of shapes seen
+                                   before (EMBER_CUDA_GRAPHS=0|1, else on) */
+    int32_t cuda_cublaslt;      /* ember_switch: cuBLASLt for bf16 matmuls where libcublasLt.so.13
+                                   loads (EMBER_CUBLASLT=1, else off) */
+    int32_t reserved[2];        /* zero */
 } ember_load_options;
 
 /* Fills `opts` with the defaults (AUTO backend, all cores, device 0, the model's RoPE, no
- * SelfExtend). */
+ * SelfExtend, CUDA settings from the environment). */
 EMBER_API void ember_load_options_init(ember_load_options* opts);
 
 /* Loads a model from a Hugging Face snapshot folder (config.json + safetensors) or a GGUF file.

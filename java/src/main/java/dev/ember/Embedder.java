@@ -86,7 +86,8 @@ public final class Embedder implements AutoCloseable {
         this.path = b.model;
         this.tokenBudget = b.tokenBudget;
         this.model = NativeModel.load(b.model.toString(), b.backend, b.threads, b.device,
-                new NativeModel.LongContext(b.ropeScaling, b.ropeTheta, b.selfExtend, b.attentionScaling));
+                new NativeModel.LongContext(b.ropeScaling, b.ropeTheta, b.selfExtend, b.attentionScaling),
+                new NativeModel.CudaOptions(b.cudaPrecision, b.cudaGraphs, b.cublasLt));
         this.info = model.info();
         this.guard = new LeakGuard(model, b.model.toString());
         this.cleanable = CLEANER.register(this, guard);
@@ -621,6 +622,9 @@ public final class Embedder implements AutoCloseable {
         private double ropeTheta;
         private SelfExtend selfExtend;
         private int attentionScaling;
+        private CudaPrecision cudaPrecision;
+        private Boolean cudaGraphs;
+        private Boolean cublasLt;
 
         private Builder() {}
 
@@ -653,6 +657,37 @@ public final class Embedder implements AutoCloseable {
         /** CUDA device ordinal (default 0). */
         public Builder optDevice(int device) {
             this.device = device;
+            return this;
+        }
+
+        /**
+         * How the CUDA backend computes. Default: {@code EMBER_CUDA_PRECISION} (fast / fp32) if set,
+         * else {@link CudaPrecision#FAST}. No effect on the CPU backend.
+         */
+        public Builder optCudaPrecision(CudaPrecision precision) {
+            this.cudaPrecision = Objects.requireNonNull(precision, "precision");
+            return this;
+        }
+
+        /**
+         * Whether the CUDA backend replays CUDA graphs for short batches (up to 1,024 tokens) of
+         * shapes it has seen before: a single query is bound by kernel launches, which a replay
+         * saves. Default: {@code EMBER_CUDA_GRAPHS} (0 / 1) if set, else on. {@link Embedder#runtime()}
+         * counts the replays.
+         */
+        public Builder optCudaGraphs(boolean graphs) {
+            this.cudaGraphs = graphs;
+            return this;
+        }
+
+        /**
+         * Whether the CUDA backend runs bf16 matmuls through the system's cuBLASLt
+         * ({@code libcublasLt.so.13}, loaded at run time; Ember does not ship it) where it loads,
+         * instead of its own kernels: faster on Hopper (BENCHMARKS.md). Default:
+         * {@code EMBER_CUBLASLT} (0 / 1) if set, else off.
+         */
+        public Builder optCublasLt(boolean cublasLt) {
+            this.cublasLt = cublasLt;
             return this;
         }
 

@@ -67,6 +67,15 @@ public final class EmberLib {
     public static final int EMBER_BACKEND_CPU = 1;
     public static final int EMBER_BACKEND_CUDA = 2;
 
+    // ------------------------------------------------------------------ ember_cuda_precision, ember_switch
+
+    public static final int EMBER_CUDA_PRECISION_DEFAULT = 0;
+    public static final int EMBER_CUDA_PRECISION_FAST = 1;
+    public static final int EMBER_CUDA_PRECISION_FP32 = 2;
+    public static final int EMBER_SWITCH_DEFAULT = 0;
+    public static final int EMBER_SWITCH_ON = 1;
+    public static final int EMBER_SWITCH_OFF = 2;
+
     // ------------------------------------------------------------------ ember_rope_scaling
 
     public static final int EMBER_ROPE_SCALING_MODEL = 0;
@@ -170,6 +179,12 @@ public final class EmberLib {
         public native ember_load_options self_extend_window(int setter);
         public native int attention_scaling();
         public native ember_load_options attention_scaling(int setter);
+        public native int cuda_precision();
+        public native ember_load_options cuda_precision(int setter);
+        public native int cuda_graphs();
+        public native ember_load_options cuda_graphs(int setter);
+        public native int cuda_cublaslt();
+        public native ember_load_options cuda_cublaslt(int setter);
         public native int reserved(int i);
         public native ember_load_options reserved(int i, int setter);
     }

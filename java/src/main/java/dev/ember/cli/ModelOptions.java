@@ -1,6 +1,7 @@
 package dev.ember.cli;
 
 import dev.ember.Backend;
+import dev.ember.CudaPrecision;
 import dev.ember.Embedder;
 import dev.ember.InvalidInputException;
 import dev.ember.RopeScaling;
@@ -24,6 +25,28 @@ final class ModelOptions {
             description = "CPU threads (default: all cores).")
     int threads;
 
+    @Option(names = "--device", paramLabel = "N", defaultValue = "0", description = "CUDA device (default: 0).")
+    int device;
+
+    @Option(names = "--cuda-precision", paramLabel = "fast|fp32", converter = PrecisionConverter.class,
+            description = "CUDA arithmetic: bf16 activations on tensor cores, or f32 throughout "
+                    + "(default: EMBER_CUDA_PRECISION, else fast).")
+    CudaPrecision cudaPrecision;
+
+    @Option(names = "--cuda-graphs", paramLabel = "on|off", converter = SwitchConverter.class,
+            description = "Replay CUDA graphs for short batches (default: EMBER_CUDA_GRAPHS, else on).")
+    Switch cudaGraphs;
+
+    @Option(names = "--cublaslt", paramLabel = "on|off", converter = SwitchConverter.class,
+            description = "bf16 matmuls through the system's cuBLASLt where it loads (default: EMBER_CUBLASLT, else off).")
+    Switch cublasLt;
+
+    /** on / off (a Boolean option would be a flag to picocli). */
+    enum Switch {
+        ON,
+        OFF
+    }
+
     @Option(names = "--rope-scaling", paramLabel = "TYPE:F", converter = RopeScalingConverter.class,
             description = "Replace the model's RoPE scaling: none, linear:F, ntk:F, dynamic:F, yarn:F or llama3:F "
                     + "(F: factor over the trained context).")
@@ -42,7 +65,16 @@ final class ModelOptions {
     Integer attentionScaling;
 
     Embedder.Builder builder() {
-        Embedder.Builder b = Embedder.builder().setModel(model).optBackend(backend).optThreads(threads);
+        Embedder.Builder b = Embedder.builder().setModel(model).optBackend(backend).optThreads(threads).optDevice(device);
+        if (cudaPrecision != null) {
+            b.optCudaPrecision(cudaPrecision);
+        }
+        if (cudaGraphs != null) {
+            b.optCudaGraphs(cudaGraphs == Switch.ON);
+        }
+        if (cublasLt != null) {
+            b.optCublasLt(cublasLt == Switch.ON);
+        }
         if (ropeScaling != null) {
             b.optRopeScaling(ropeScaling);
         }
@@ -62,6 +94,28 @@ final class ModelOptions {
         @Override
         public Backend convert(String value) {
             return Backend.valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    static final class PrecisionConverter implements ITypeConverter<CudaPrecision> {
+        @Override
+        public CudaPrecision convert(String value) {
+            return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "fast" -> CudaPrecision.FAST;
+                case "fp32" -> CudaPrecision.FP32;
+                default -> throw new TypeConversionException("expected fast or fp32, got \"" + value + "\"");
+            };
+        }
+    }
+
+    static final class SwitchConverter implements ITypeConverter<Switch> {
+        @Override
+        public Switch convert(String value) {
+            return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "on" -> Switch.ON;
+                case "off" -> Switch.OFF;
+                default -> throw new TypeConversionException("expected on or off, got \"" + value + "\"");
+            };
         }
     }
 

@@ -98,11 +98,49 @@ public final class NativeModel implements AutoCloseable {
         public static final LongContext NONE = new LongContext(null, 0, null, 0);
     }
 
+    /**
+     * The CUDA load options (ember_load_options); a null field defers to the environment
+     * (EMBER_CUDA_PRECISION, EMBER_CUDA_GRAPHS, EMBER_CUBLASLT), then to Ember's default.
+     */
+    public record CudaOptions(dev.ember.CudaPrecision precision, Boolean graphs, Boolean cublasLt) {
+        public static final CudaOptions DEFAULT = new CudaOptions(null, null, null);
+
+        public int precisionCode() {
+            if (precision == null) {
+                return EmberLib.EMBER_CUDA_PRECISION_DEFAULT;
+            }
+            return switch (precision) {
+                case FAST -> EmberLib.EMBER_CUDA_PRECISION_FAST;
+                case FP32 -> EmberLib.EMBER_CUDA_PRECISION_FP32;
+            };
+        }
+
+        public int graphsCode() {
+            return switchCode(graphs);
+        }
+
+        public int cublasLtCode() {
+            return switchCode(cublasLt);
+        }
+
+        private static int switchCode(Boolean on) {
+            if (on == null) {
+                return EmberLib.EMBER_SWITCH_DEFAULT;
+            }
+            return on ? EmberLib.EMBER_SWITCH_ON : EmberLib.EMBER_SWITCH_OFF;
+        }
+    }
+
     public static NativeModel load(String path, Backend backend, int threads, int device) {
         return load(path, backend, threads, device, LongContext.NONE);
     }
 
     public static NativeModel load(String path, Backend backend, int threads, int device, LongContext lc) {
+        return load(path, backend, threads, device, lc, CudaOptions.DEFAULT);
+    }
+
+    public static NativeModel load(String path, Backend backend, int threads, int device, LongContext lc,
+            CudaOptions cuda) {
         try (PointerScope scope = new PointerScope()) {
             EmberLib.ember_load_options opts = new EmberLib.ember_load_options();
             EmberLib.ember_load_options_init(opts);
@@ -130,6 +168,9 @@ public final class NativeModel implements AutoCloseable {
                 opts.self_extend_window(lc.selfExtend().window());
             }
             opts.attention_scaling(lc.attentionScaling());
+            opts.cuda_precision(cuda.precisionCode());
+            opts.cuda_graphs(cuda.graphsCode());
+            opts.cuda_cublaslt(cuda.cublasLtCode());
             EmberLib.ember_model out = new EmberLib.ember_model();
             NativeStatus.check(EmberLib.ember_model_load(path, opts, out));
             // The handle outlives the scope: detach it from automatic deallocation.

@@ -191,6 +191,23 @@ class CliTest {
         Result scaling = run(withModel(qwen3, "embed", "--attention-scaling", "1", "text"));
         assertEquals(2, scaling.code);
         assertTrue(scaling.err.contains("attention scaling"), scaling.err);
+        Result precision = run(withModel(qwen3, "embed", "--cuda-precision", "fp16", "text"));
+        assertEquals(2, precision.code);
+        assertTrue(precision.err.contains("expected fast or fp32"), precision.err);
+        Result graphs = run(withModel(qwen3, "embed", "--cuda-graphs", "yes", "text"));
+        assertEquals(2, graphs.code);
+        assertTrue(graphs.err.contains("expected on or off"), graphs.err);
+    }
+
+    /** The CUDA flags parse and load (the CPU backend ignores them: the same vectors as without). */
+    @Test
+    void cudaFlagsAreAcceptedAndIgnoredOnTheCpu() throws IOException {
+        Result plain = run(withModel(qwen3, "embed", "text"));
+        Result flags = run(withModel(qwen3, "embed", "--device", "0", "--cuda-precision", "fp32",
+                "--cuda-graphs", "off", "--cublaslt", "on", "text"));
+        assertEquals(0, plain.code, plain.err);
+        assertEquals(0, flags.code, flags.err);
+        assertEquals(plain.out, flags.out);
     }
 
     /** The long-context flags reach the API: same vectors as the builder options, shown by info. */

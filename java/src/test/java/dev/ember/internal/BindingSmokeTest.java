@@ -103,9 +103,12 @@ class BindingSmokeTest {
             opts.threads(99).device(3);
             EmberLib.ember_load_options_init(opts);
             assertEquals(EmberLib.EMBER_BACKEND_AUTO, opts.backend());
-            opts.threads(3).reserved(4, 7);
+            opts.threads(3).reserved(1, 7);
             assertEquals(3, opts.threads());
-            assertEquals(7, opts.reserved(4));
+            assertEquals(7, opts.reserved(1));
+            assertEquals(EmberLib.EMBER_CUDA_PRECISION_DEFAULT, opts.cuda_precision());
+            assertEquals(EmberLib.EMBER_SWITCH_DEFAULT, opts.cuda_graphs());
+            assertEquals(EmberLib.EMBER_SWITCH_DEFAULT, opts.cuda_cublaslt());
             assertEquals(EmberLib.EMBER_ROPE_SCALING_MODEL, opts.rope_scaling());
             assertEquals(0.0, opts.rope_theta());
             assertEquals(0, opts.self_extend_window());
@@ -128,6 +131,33 @@ class BindingSmokeTest {
         try (EmberLib.ember_model_info info = new EmberLib.ember_model_info()) {
             info.architecture().putString("qwen3");
             assertEquals("qwen3", info.architecture().getString());
+        }
+    }
+
+    /**
+     * Each CUDA field reaches the native field of its name: set alone to a value out of range, it
+     * fails the load (on any backend) with a message naming that field.
+     */
+    @Test
+    void cudaLoadOptionsReachTheirNativeFields() {
+        String model = dev.ember.Goldens.dir("qwen3-tiny").toString();
+        String[] fields = {"cuda_precision", "cuda_graphs", "cuda_cublaslt"};
+        for (String field : fields) {
+            try (EmberLib.ember_load_options opts = new EmberLib.ember_load_options();
+                    EmberLib.ember_model out = new EmberLib.ember_model()) {
+                EmberLib.ember_load_options_init(opts);
+                opts.backend(EmberLib.EMBER_BACKEND_CPU).threads(1);
+                switch (field) {
+                    case "cuda_precision" -> opts.cuda_precision(3);
+                    case "cuda_graphs" -> opts.cuda_graphs(3);
+                    default -> opts.cuda_cublaslt(3);
+                }
+                assertEquals(EmberLib.EMBER_ERR_INVALID_ARGUMENT, EmberLib.ember_model_load(model, opts, out), field);
+                String error = EmberLib.ember_last_error();
+                for (String f : fields) {
+                    assertEquals(f.equals(field), error.contains(f + " "), field + ": " + error);
+                }
+            }
         }
     }
 
