@@ -39,6 +39,7 @@
 #include "copy_rows.cuh"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "cublaslt.cuh"
 #include "cuda_backend.cuh"
 #include "embed.cuh"
 #include "matmul.cuh"
@@ -94,7 +95,8 @@ class CudaBackend final : public Backend {
         return format("cuda:%d (%s, sm_%d%d, %d SMs, %.0f GiB, %s%s%s)", device_, name_.c_str(), cc_major_,
                       cc_minor_, sms_, memory_ / 1073741824.0,
                       precision_ == Precision::Fast ? "bf16 activations, tensor cores" : "fp32 compute",
-                      graphs_ ? ", CUDA graphs" : "", cublaslt_ ? ", cuBLASLt matmuls" : "");
+                      graphs_ ? ", CUDA graphs" : "",
+                      !cublaslt_ ? "" : lt::available() ? ", cuBLASLt matmuls" : ", cuBLASLt requested, not loadable");
     }
     int32_t activation_dtype() const override {
         return precision_ == Precision::Fast ? EMBER_DTYPE_BF16 : EMBER_DTYPE_F32;
@@ -277,7 +279,7 @@ std::unique_ptr<Recording> CudaBackend::record(const std::function<void()>& ops,
         if (why) *why = reason;
         return nullptr;
     };
-    if (!graphs_) return fail("CUDA graphs are off (EMBER_CUDA_GRAPHS=0)");
+    if (!graphs_) return fail("CUDA graphs are off (load option or EMBER_CUDA_GRAPHS=0)");
     cudaStream_t s = stream();
     check(cudaStreamSynchronize(s), "synchronize before recording");  // the pool's rule for a capturing stream
     pool_.set_capturing(s, true);

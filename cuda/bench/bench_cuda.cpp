@@ -450,18 +450,19 @@ int bench_e2e(int argc, char** argv) {
         std::fclose(f);
     }
     // One query of `query` tokens at a time (an online search request): launch-bound, so this is
-    // where CUDA graphs pay. The same weights loaded without graphs (EMBER_CUDA_GRAPHS=0) and with
-    // them (the default); the warm-up covers the first call (direct) and the second (recorded).
+    // where CUDA graphs pay. The same weights loaded without graphs and with them (the load option);
+    // the warm-up covers the first call (direct) and the second (recorded).
     int rc = 0;
     if (query > 0) {
-        // Two loads of the same weights: CUDA graphs off, and as loaded by default (on).
+        // Two loads of the same weights: CUDA graphs off, and on.
         ember_model_free(m);
         m = nullptr;
         ember_model* g = nullptr;
-        setenv("EMBER_CUDA_GRAPHS", "0", 1);
-        ember_status st = ember_model_load(path.c_str(), &o, &m);
-        unsetenv("EMBER_CUDA_GRAPHS");
-        if (st == EMBER_OK) st = ember_model_load(path.c_str(), &o, &g);
+        ember_load_options off = o, on = o;
+        off.cuda_graphs = EMBER_SWITCH_OFF;
+        on.cuda_graphs = EMBER_SWITCH_ON;
+        ember_status st = ember_model_load(path.c_str(), &off, &m);
+        if (st == EMBER_OK) st = ember_model_load(path.c_str(), &on, &g);
         if (st != EMBER_OK) {
             std::fprintf(stderr, "load for the one-query rows failed: %s\n", ember_last_error());
             ember_model_free(m);

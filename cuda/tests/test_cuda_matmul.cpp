@@ -196,10 +196,6 @@ TEST_CASE("matmul: the wgmma path (H100 / H200) on ragged tiles [wgmma]") {
     MESSAGE("wgmma cases: " << runs << " path runs compared");
 }
 
-// Structured inputs whose products name the element the kernel read, so that one failing GPU run
-// says which part of the wgmma layout is wrong (the k order of a row, the row of W behind a
-// column, the row of x behind a row) instead of only that the numbers differ. Small integers,
-// exact in bf16 and in the f32 sums.
 // The default path on a 9.0 device: wgmma once its 128 x 256 tiles fill the GPU (H200: 132
 // multiprocessors), the mma.sync kernel for fewer rows, small-m for a handful, and never wgmma for
 // a weight type it has no decoder for. choose_matmul reads no memory: the pointers are only
@@ -223,6 +219,10 @@ TEST_CASE("matmul: the default takes wgmma where its tiles fill the GPU [wgmma]"
     CHECK(choose_matmul(args(4, EMBER_DTYPE_BF16)) == MatmulPath::SmallM);
 }
 
+// Structured inputs whose products name the element the kernel read, so that one failing GPU run
+// says which part of the wgmma layout is wrong (the k order of a row, the row of W behind a
+// column, the row of x behind a row) instead of only that the numbers differ. Small integers,
+// exact in bf16 and in the f32 sums.
 TEST_CASE("matmul: the wgmma path reads the element each output names [wgmma]") {
     if (compute_capability() != 90) {
         MESSAGE("not a compute capability 9.0 device: the wgmma path does not apply");

@@ -204,7 +204,7 @@ TEST_CASE("hardening: CUDA settings out of range are refused on every backend; v
                 CHECK(m == nullptr);
                 CHECK(std::string(ember_last_error()).find(c.field) != std::string::npos);
             } else {
-                CHECK(st == EMBER_OK);  // AUTO falls back to the CPU here: no device
+                CHECK(st == EMBER_OK);  // AUTO: the CPU without a device, else the GPU with these settings
                 ember_model_free(m);
             }
         }
