@@ -208,6 +208,10 @@ else
     run_step "bench: matmul (Ember, cuBLASLt)" "$OUT/bench.log" 120 "$bin/ember_cuda_bench" matmul
     n="bench: matmul (Ember wgmma, sm_90a)"
     only_if $wgmma_matmul "its tests failed" "$n" && run_step "$n" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul wgmma
+    # Where a single query's time goes (m = 1 to 256 per path): a diagnosis, not a pass mark.
+    optional=1
+    run_step "bench: matmul, one query's rows (m 1-256)" "$OUT/bench.log" 60 "$bin/ember_cuda_bench" matmul-small
+    optional=0
   fi
   run_step "bench: attention (PyTorch SDPA)" "$OUT/peers.log" 180 python3 ci/gpu/peers.py attention
   run_step "bench: matmul (torch)" "$OUT/peers.log" 60 python3 ci/gpu/peers.py matmul

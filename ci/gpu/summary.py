@@ -45,6 +45,7 @@ ROWS = [
     ("matmul Q4_K, wgmma (vs bf16 wgmma)", "matmul_ember_q4_k_wgmma", ["matmul_ember_bf16_wgmma"], "TFLOP/s", None),
     ("matmul Q8_0, mma.sync (vs bf16 mma.sync)", "matmul_ember_q8_0", ["matmul_ember_bf16"], "TFLOP/s", None),
     ("matmul Q4_K, mma.sync (vs bf16 mma.sync)", "matmul_ember_q4_k", ["matmul_ember_bf16"], "TFLOP/s", None),
+    ("matmul bf16 m=16 (one query), W read", "matmul_m16_default", ["matmul_m16_cublaslt"], "GB/s", None),
     ("Qwen3-0.6B B32x512 e2e", "e2e_qwen3_0.6b_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),
     ("Qwen3-0.6B B32x512, sm_80 kernels", "e2e_qwen3_0.6b_sm80_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),
     ("Qwen3-0.6B B32x512, cuBLASLt matmuls", "e2e_qwen3_0.6b_cublaslt_b32x512", ["torch_e2e_qwen3_0.6b_b32x512"], "tok/s", 420000),

@@ -11,6 +11,9 @@
 //   ember_cuda_bench matmul               tensor-core matmul vs cuBLASLt (when loadable) and the
 //                                         Q8_0 / Q4_K weight paths, Qwen3-0.6B projections at
 //                                         m = 16384 (B32 x 512)
+//   ember_cuda_bench matmul-small         one query's matmuls (m = 1 to 256, the same
+//                                         projections) on every path that applies, as W's read
+//                                         rate; RESULT rows for m = 16
 //   ember_cuda_bench e2e --dir DIR [--like qwen3-0.6b] [--key KEY] [--batch 32] [--mixed 1]
 //                        [--probe-out FILE] [--gguf q8_0|q4_k|q6_k|f16|bf16]
 //                                         ember_embed tokens/s on the CUDA backend: B x 512 and
@@ -269,6 +272,62 @@ int bench_matmul(bool with_wgmma) {
     return 0;
 }
 
+// One query's matmuls: m = 1 to 256 rows on the Qwen3-0.6B projections (bf16 W), every path that
+// applies, as W's read rate (its bytes over the time; x and y are small at these m). One 16-token
+// query took 4.3 ms end to end on an H200, where reading the weights once takes 0.25 ms: this says
+// how much of that the matmuls are, and on which path. Each timing covers 20 launches in a row, so
+// the launch gaps stay out of it.
+int bench_matmul_small() {
+    struct Shape {
+        const char* name;
+        int64_t n, k;
+    };
+    const Shape shapes[] = {{"q_proj", 2048, 1024}, {"kv_proj", 1024, 1024}, {"o_proj", 1024, 2048},
+                            {"gate_up", 3072, 1024}, {"down", 1024, 3072}};
+    const MatmulPath paths[] = {MatmulPath::SmallM, MatmulPath::TensorCore, MatmulPath::Wgmma, MatmulPath::CublasLt};
+    constexpr int kLaunches = 20;
+    const bool have_lt = lt::available();
+    std::printf("%-8s %6s %-12s %10s %10s\n", "matmul", "m", "path", "us", "W GB/s");
+    double bytes16 = 0, t16_default = 0, t16_lt = 0;
+    for (int64_t m : {1, 8, 16, 64, 256}) {
+        for (const Shape& s : shapes) {
+            void* x = random_bf16(static_cast<size_t>(m * s.k), 5, 1.0f);
+            void* w = random_bf16(static_cast<size_t>(s.n * s.k), 6, 0.05f);
+            void* y = nullptr;
+            CK(cudaMalloc(&y, static_cast<size_t>(m * s.n * 2)));
+            MatmulArgs a{Tensor{y, EMBER_DTYPE_BF16, m, s.n, s.n}, Tensor{x, EMBER_DTYPE_BF16, m, s.k, s.k},
+                         Weight{w, EMBER_DTYPE_BF16, s.n, s.k}, nullptr, false};
+            const MatmulPath chosen = choose_matmul(a);
+            const double w_bytes = 2.0 * s.n * s.k;
+            for (MatmulPath path : paths) {
+                if (!matmul_path_applies(a, path) || (path == MatmulPath::CublasLt && !have_lt)) continue;
+                std::string err;
+                bool ok = true;
+                const double us = 1e3 / kLaunches * time_ms([&] {
+                    for (int i = 0; i < kLaunches && ok; ++i) ok = matmul_with(a, path, nullptr, &err) == EMBER_OK;
+                });
+                if (!ok) {
+                    std::fprintf(stderr, "matmul %s m %lld (%s): %s\n", s.name, (long long)m, matmul_path_name(path),
+                                 err.c_str());
+                    if (path != MatmulPath::CublasLt) return 1;  // the reference may fail; Ember's paths may not
+                    continue;
+                }
+                std::printf("%-8s %6lld %-12s %10.2f %10.1f%s\n", s.name, (long long)m, matmul_path_name(path), us,
+                            w_bytes / (us * 1e-6) / 1e9, path == chosen ? "  (default)" : "");
+                if (m == 16 && path == chosen) t16_default += us;
+                if (m == 16 && path == MatmulPath::CublasLt) t16_lt += us;
+            }
+            if (m == 16) bytes16 += w_bytes;
+            cudaFree(x);
+            cudaFree(w);
+            cudaFree(y);
+        }
+    }
+    std::printf("RESULT matmul_m16_default %.1f GB/s\n", bytes16 / (t16_default * 1e-6) / 1e9);
+    if (t16_lt > 0) std::printf("RESULT matmul_m16_cublaslt %.1f GB/s\n", bytes16 / (t16_lt * 1e-6) / 1e9);
+    return 0;
+}
+
 // --- end to end ------------------------------------------------------------------------------
 
 // 256 lengths, log-normal with median 120 (sigma 0.7), clamped to [4, 512]: a 64-bit LCG and
@@ -513,7 +572,8 @@ int main(int argc, char** argv) {
     std::printf("device: %s, sm_%d%d, %d SMs\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
     if (what == "attention") return bench_attention(argc > 2 && std::string(argv[2]) == "wgmma");
     if (what == "matmul") return bench_matmul(argc > 2 && std::string(argv[2]) == "wgmma");
+    if (what == "matmul-small") return bench_matmul_small();
     if (what == "e2e") return bench_e2e(argc, argv);
-    std::fprintf(stderr, "usage: %s attention [wgmma] | matmul [wgmma] | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s attention [wgmma] | matmul [wgmma] | matmul-small | e2e --dir DIR [--like SHAPE] [--key KEY] [--batch N] [--mixed 0|1] [--query TOKENS] [--probe-out FILE]\n", argv[0]);
     return 2;
 }
