@@ -379,19 +379,20 @@ Precision precision_from_env() {
     EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_PRECISION=%s: expected fast or fp32", v);
 }
 
-bool graphs_from_env() {
-    const char* v = std::getenv("EMBER_CUDA_GRAPHS");
-    if (v == nullptr || *v == '\0' || std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
-    if (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
-    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUDA_GRAPHS=%s: expected 0 / off or 1 / on", v);
-}
-
-bool cublaslt_from_env() {
-    const char* v = std::getenv("EMBER_CUBLASLT");
-    if (v == nullptr || *v == '\0' || std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
+namespace {
+// An on / off environment variable: "1" / "on", "0" / "off", `unset` when unset or empty.
+bool switch_from_env(const char* name, bool unset) {
+    const char* v = std::getenv(name);
+    if (v == nullptr || *v == '\0') return unset;
     if (std::strcmp(v, "1") == 0 || std::strcmp(v, "on") == 0) return true;
-    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "EMBER_CUBLASLT=%s: expected 0 / off or 1 / on", v);
+    if (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0) return false;
+    EMBER_FAIL(EMBER_ERR_INVALID_ARGUMENT, "%s=%s: expected 0 / off or 1 / on", name, v);
 }
+}  // namespace
+
+bool graphs_from_env() { return switch_from_env("EMBER_CUDA_GRAPHS", true); }
+
+bool cublaslt_from_env() { return switch_from_env("EMBER_CUBLASLT", false); }
 
 Settings resolve_settings(const CudaSettings& requested) {
     auto on = [](int32_t sw, bool (*from_env)()) { return sw == EMBER_SWITCH_DEFAULT ? from_env() : sw == EMBER_SWITCH_ON; };

@@ -197,16 +197,18 @@ int bench_attention(bool with_wgmma) {
     return 0;
 }
 
+// The Qwen3-0.6B layer's projections (n x k of W), the matmul benchmarks' shapes.
+struct Projection {
+    const char* name;
+    int64_t n, k;
+};
+constexpr Projection kProjections[] = {{"q_proj", 2048, 1024}, {"kv_proj", 1024, 1024}, {"o_proj", 1024, 2048},
+                                       {"gate_up", 3072, 1024}, {"down", 1024, 3072}};
+
 // with_wgmma: also the sm_90a wgmma kernel (its own invocation in ci/gpu-check.sh, so that a
 // fault there cannot take the other columns with it).
 int bench_matmul(bool with_wgmma) {
-    struct Shape {
-        const char* name;
-        int64_t n, k;
-    };
     const int64_t M = 16384;
-    const Shape shapes[] = {{"q_proj", 2048, 1024}, {"kv_proj", 1024, 1024}, {"o_proj", 1024, 2048},
-                            {"gate_up", 3072, 1024}, {"down", 1024, 3072}};
     std::string why;
     const bool have_lt = lt::available(&why);
     if (!have_lt) std::printf("cuBLASLt not loadable (%s): no reference column\n", why.c_str());
@@ -214,7 +216,7 @@ int bench_matmul(bool with_wgmma) {
                 "cuBLASLt", "ember q8_0", "ember q4_k");
     double sum_e = 0, sum_w = 0, sum_lt = 0, sum_q8 = 0, sum_q4 = 0, flops_all = 0;
     bool failed = false;
-    for (const Shape& s : shapes) {
+    for (const Projection& s : kProjections) {
         void* x = random_bf16(M * s.k, 5, 1.0f);
         void* w = random_bf16(s.n * s.k, 6, 0.05f);
         void* wq8 = random_bytes(static_cast<size_t>(s.n * dtype_row_bytes(EMBER_DTYPE_Q8_0, s.k)), 7, EMBER_DTYPE_Q8_0);
@@ -278,19 +280,13 @@ int bench_matmul(bool with_wgmma) {
 // how much of that the matmuls are, and on which path. Each timing covers 20 launches in a row, so
 // the launch gaps stay out of it.
 int bench_matmul_small() {
-    struct Shape {
-        const char* name;
-        int64_t n, k;
-    };
-    const Shape shapes[] = {{"q_proj", 2048, 1024}, {"kv_proj", 1024, 1024}, {"o_proj", 1024, 2048},
-                            {"gate_up", 3072, 1024}, {"down", 1024, 3072}};
     const MatmulPath paths[] = {MatmulPath::SmallM, MatmulPath::TensorCore, MatmulPath::Wgmma, MatmulPath::CublasLt};
     constexpr int kLaunches = 20;
     const bool have_lt = lt::available();
     std::printf("%-8s %6s %-12s %10s %10s\n", "matmul", "m", "path", "us", "W GB/s");
     double bytes16 = 0, t16_default = 0, t16_lt = 0;
     for (int64_t m : {1, 8, 16, 64, 256}) {
-        for (const Shape& s : shapes) {
+        for (const Projection& s : kProjections) {
             void* x = random_bf16(static_cast<size_t>(m * s.k), 5, 1.0f);
             void* w = random_bf16(static_cast<size_t>(s.n * s.k), 6, 0.05f);
             void* y = nullptr;

@@ -95,7 +95,6 @@ public final class NativeModel implements AutoCloseable {
      */
     public record LongContext(dev.ember.RopeScaling ropeScaling, double ropeTheta, dev.ember.SelfExtend selfExtend,
             int attentionScaling) {
-        public static final LongContext NONE = new LongContext(null, 0, null, 0);
     }
 
     /**
@@ -129,14 +128,6 @@ public final class NativeModel implements AutoCloseable {
             }
             return on ? EmberLib.EMBER_SWITCH_ON : EmberLib.EMBER_SWITCH_OFF;
         }
-    }
-
-    public static NativeModel load(String path, Backend backend, int threads, int device) {
-        return load(path, backend, threads, device, LongContext.NONE);
-    }
-
-    public static NativeModel load(String path, Backend backend, int threads, int device, LongContext lc) {
-        return load(path, backend, threads, device, lc, CudaOptions.DEFAULT);
     }
 
     public static NativeModel load(String path, Backend backend, int threads, int device, LongContext lc,
